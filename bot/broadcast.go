@@ -1,0 +1,121 @@
+package bot
+
+import "time"
+
+// BroadcastState is where one update is on its way from draft to phones.
+type BroadcastState string
+
+const (
+	BroadcastPendingApproval BroadcastState = "pending_approval"
+	BroadcastApproved        BroadcastState = "approved" // approved (or needed none); handed to the relay
+	BroadcastRejected        BroadcastState = "rejected"
+	BroadcastExpired         BroadcastState = "expired"
+	BroadcastSending         BroadcastState = "sending" // planned and queued
+	BroadcastDone            BroadcastState = "done"    // every delivery reached a final state
+)
+
+// Draft is what a responder composed: the audiences, the template and its
+// field values. It becomes a Broadcast when submitted.
+type Draft struct {
+	IncidentID string            `json:"incident_id"`
+	Audiences  []string          `json:"audiences"`
+	Template   string            `json:"template"`
+	Fields     map[string]string `json:"fields,omitempty"`
+	Note       string            `json:"note,omitempty"`
+	SMSOnly    bool              `json:"sms_only,omitempty"` // failover and `herald send --sms-only`
+	Drill      bool              `json:"drill,omitempty"`
+}
+
+// Broadcast is one approved update to a set of audiences: a record plus one
+// Delivery per distinct recipient.
+type Broadcast struct {
+	ID          string         `json:"id"` // "B-<incident number>-<n>" or a random id
+	Draft       Draft          `json:"draft"`
+	State       BroadcastState `json:"state"`
+	RequestedBy Actor          `json:"requested_by"`
+	RequestedAt time.Time      `json:"requested_at"`
+	DecidedBy   Actor          `json:"decided_by,omitzero"` // approver or rejecter
+	DecidedAt   time.Time      `json:"decided_at,omitzero"`
+	Reason      string         `json:"reason,omitempty"` // rejection reason
+	ExpiresAt   time.Time      `json:"expires_at,omitzero"`
+	Approval    MessageRef     `json:"approval,omitzero"` // the approval request in the thread
+	Progress    MessageRef     `json:"progress,omitzero"` // the live progress message in the thread
+	Total       int            `json:"total"`             // deliveries planned
+	OptedOut    int            `json:"opted_out"`         // recipients skipped because they opted out
+}
+
+// DeliveryState is one recipient's copy's progress. States only move forward
+// (see Rank); Failed and Undelivered are final.
+type DeliveryState string
+
+const (
+	DeliveryPending     DeliveryState = "pending"   // planned, in the queue
+	DeliverySending     DeliveryState = "sending"   // a worker is calling the provider
+	DeliveryQueued      DeliveryState = "queued"    // the provider accepted it (has a SID)
+	DeliverySent        DeliveryState = "sent"      // handed to the carrier / WhatsApp
+	DeliveryDelivered   DeliveryState = "delivered" // on the phone
+	DeliveryRead        DeliveryState = "read"      // WhatsApp read receipt
+	DeliveryFailed      DeliveryState = "failed"
+	DeliveryUndelivered DeliveryState = "undelivered"
+	DeliveryOptedOut    DeliveryState = "opted_out" // skipped: the number sent STOP
+)
+
+// Rank orders delivery states so a late or repeated status callback can
+// never move a delivery backwards.
+func (s DeliveryState) Rank() int {
+	switch s {
+	case DeliveryPending:
+		return 0
+	case DeliverySending:
+		return 1
+	case DeliveryQueued:
+		return 2
+	case DeliverySent:
+		return 3
+	case DeliveryDelivered:
+		return 4
+	case DeliveryRead:
+		return 5
+	case DeliveryFailed, DeliveryUndelivered, DeliveryOptedOut:
+		return 6
+	}
+	return -1
+}
+
+// Final reports whether nothing more will happen to a delivery in this state
+// (read is final too: nothing comes after it).
+func (s DeliveryState) Final() bool {
+	switch s {
+	case DeliveryDelivered, DeliveryRead, DeliveryFailed, DeliveryUndelivered, DeliveryOptedOut:
+		return true
+	}
+	return false
+}
+
+// Attempt is one try to send a delivery on one channel.
+type Attempt struct {
+	Channel   Channel       `json:"channel"`
+	SID       string        `json:"sid,omitempty"`
+	State     DeliveryState `json:"state"`
+	ErrorCode int           `json:"error_code,omitempty"` // Twilio error code
+	Error     string        `json:"error,omitempty"`
+	At        time.Time     `json:"at"`
+}
+
+// Delivery is one recipient's copy of a broadcast.
+type Delivery struct {
+	BroadcastID string        `json:"broadcast_id"`
+	IncidentID  string        `json:"incident_id"`
+	RecipientID string        `json:"recipient_id"`
+	Name        string        `json:"name"`
+	Phone       string        `json:"phone"` // E.164; encrypted at rest by the store
+	Channel     Channel       `json:"channel"`
+	Locale      string        `json:"locale,omitempty"`
+	State       DeliveryState `json:"state"`
+	Attempts    []Attempt     `json:"attempts,omitempty"`
+	FellBack    bool          `json:"fell_back,omitempty"` // WhatsApp failed and SMS was tried
+	UpdatedAt   time.Time     `json:"updated_at"`
+}
+
+// Counts is a broadcast's deliveries by state, for the progress message.
+type Counts map[DeliveryState]int
