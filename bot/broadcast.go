@@ -119,3 +119,15 @@ type Delivery struct {
 
 // Counts is a broadcast's deliveries by state, for the progress message.
 type Counts map[DeliveryState]int
+
+// StatusUpdate is a provider's report on a message it accepted earlier
+// (Twilio status callback).
+type StatusUpdate struct {
+	SID          string        `json:"sid"`
+	Status       DeliveryState `json:"status"`
+	ErrorCode    int           `json:"error_code,omitempty"` // e.g. 63016, 30007
+	ErrorMessage string        `json:"error_message,omitempty"`
+	To           string        `json:"to,omitempty"` // E.164, without whatsapp:
+	Channel      Channel       `json:"channel,omitempty"`
+	At           time.Time     `json:"at"`
+}
