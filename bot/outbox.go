@@ -1,0 +1,193 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// OutboxItem is one message waiting to be posted into an incident thread:
+// a stakeholder reply, an update typed by SMS during failover, a notice.
+type OutboxItem struct {
+	ID      string    `json:"id"` // unique per item (e.g. the inbound MessageSid)
+	Thread  ThreadRef `json:"thread"`
+	Kind    string    `json:"kind"` // "reply", "update", "notice"
+	Message Message   `json:"message"`
+	At      time.Time `json:"at"`
+	// DuringOutage marks items queued while chat was unreachable, so the
+	// replay can say so.
+	DuringOutage bool `json:"during_outage,omitempty"`
+}
+
+// OutboxStore keeps one ordered, durable outbox per thread. Items leave only
+// after they were posted, so a crash or a chat outage loses nothing.
+// Bodies are personal data: the store encrypts them at rest.
+type OutboxStore interface {
+	// OutboxAppend adds item at the end of the thread's outbox; an item whose
+	// ID is already in that outbox is not added twice.
+	OutboxAppend(ctx context.Context, item OutboxItem) error
+	// OutboxPeek returns up to max items from the front, oldest first.
+	OutboxPeek(ctx context.Context, thread ThreadRef, max int) ([]OutboxItem, error)
+	// OutboxDrop removes the first n items (those just posted).
+	OutboxDrop(ctx context.Context, thread ThreadRef, n int) error
+	// OutboxThreads lists the threads that have items waiting.
+	OutboxThreads(ctx context.Context) ([]ThreadRef, error)
+}
+
+// Locker hands out short leases so only one replica works on a thing at a
+// time (one poster per thread keeps posts in order).
+type Locker interface {
+	// TryLock takes the lease on key for ttl; ok is false if another holder
+	// has it. release gives it back early.
+	TryLock(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
+}
+
+// ErrChatDown tells the poster that chat is unreachable: items stay in the
+// outbox until it is back.
+var ErrChatDown = errors.New("chat is unreachable")
+
+// ThreadPoster drains thread outboxes into chat: in order, at most one post
+// per second per channel (Slack's limit), combining items that arrive faster
+// into digests so none waits more than a few seconds and no 429 is provoked.
+type ThreadPoster struct {
+	Outbox  OutboxStore
+	Chat    Chat
+	Limiter RateLimiter
+	Locker  Locker
+	// ChatUp reports whether chat is reachable; nil means always. While it
+	// returns false nothing is posted (failover keeps items for the replay).
+	ChatUp func() bool
+	// PerSecond is the post rate per channel (default 1).
+	PerSecond float64
+	// MaxDigest is the most items combined into one post (default 20).
+	MaxDigest int
+}
+
+func (p *ThreadPoster) perSecond() float64 {
+	if p.PerSecond > 0 {
+		return p.PerSecond
+	}
+	return 1
+}
+
+func (p *ThreadPoster) maxDigest() int {
+	if p.MaxDigest > 0 {
+		return p.MaxDigest
+	}
+	return 20
+}
+
+// Enqueue adds an item to its thread's outbox; Run posts it.
+func (p *ThreadPoster) Enqueue(ctx context.Context, item OutboxItem) error {
+	if err := p.Outbox.OutboxAppend(ctx, item); err != nil {
+		return fmt.Errorf("keeping %s %s for the thread: %w", item.Kind, item.ID, err)
+	}
+	return nil
+}
+
+// Run drains every outbox until ctx ends, checking every interval.
+func (p *ThreadPoster) Run(ctx context.Context, interval time.Duration, onError func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := p.FlushAll(ctx); err != nil && onError != nil && ctx.Err() == nil {
+			onError(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// FlushAll posts what waits in every thread's outbox, one digest per thread
+// per call.
+func (p *ThreadPoster) FlushAll(ctx context.Context) error {
+	if p.ChatUp != nil && !p.ChatUp() {
+		return nil
+	}
+	threads, err := p.Outbox.OutboxThreads(ctx)
+	if err != nil {
+		return fmt.Errorf("listing thread outboxes: %w", err)
+	}
+	var errs []error
+	for _, th := range threads {
+		if _, err := p.Flush(ctx, th); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Flush posts the front of one thread's outbox as a single message (a digest
+// when several items wait) if the channel's rate allows it now. It returns
+// how many items were posted.
+func (p *ThreadPoster) Flush(ctx context.Context, th ThreadRef) (int, error) {
+	release, ok, err := p.Locker.TryLock(ctx, "poster:"+string(th.Platform)+":"+th.Channel+":"+th.RootID, 30*time.Second)
+	if err != nil || !ok {
+		return 0, err
+	}
+	defer release()
+	items, err := p.Outbox.OutboxPeek(ctx, th, p.maxDigest())
+	if err != nil || len(items) == 0 {
+		return 0, err
+	}
+	wait, err := p.Limiter.Reserve(ctx, "chat:"+string(th.Platform)+":"+th.Channel, p.perSecond(), 1)
+	if err != nil {
+		return 0, fmt.Errorf("waiting for the chat rate limit: %w", err)
+	}
+	if wait > 0 {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	msg := items[0].Message
+	if len(items) > 1 {
+		msg = Digest(items)
+	} else if items[0].DuringOutage {
+		msg.Context = strings.TrimSpace(msg.Context + "\n" + textDuringOutage(items[0].At))
+	}
+	if _, err := p.Chat.Post(ctx, th, msg); err != nil {
+		return 0, fmt.Errorf("posting %d waiting item(s) into thread %s: %w", len(items), th.RootID, err)
+	}
+	if err := p.Outbox.OutboxDrop(ctx, th, len(items)); err != nil {
+		return len(items), fmt.Errorf("dropping posted items from the outbox of %s: %w", th.RootID, err)
+	}
+	return len(items), nil
+}
+
+// Digest combines several waiting items into one message, each item's text
+// kept whole and in order.
+func Digest(items []OutboxItem) Message {
+	var b strings.Builder
+	outage := false
+	for i, it := range items {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		b.WriteString(it.Message.PlainText())
+		outage = outage || it.DuringOutage
+	}
+	m := Message{
+		Title: textDigestTitle(len(items)),
+		Text:  b.String(),
+	}
+	if outage {
+		m.Context = textDuringOutage(items[0].At)
+	}
+	return m
+}
+
+func textDigestTitle(n int) string {
+	return strconv.Itoa(n) + " messages arrived together"
+}
+
+func textDuringOutage(at time.Time) string {
+	return "Sent while chat was unreachable (" + at.UTC().Format("15:04 UTC") + ")"
+}
