@@ -1,0 +1,274 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// KeywordHandler answers opt-out and help keywords (STOP, START, HELP...)
+// before anything else looks at an inbound message.
+type KeywordHandler interface {
+	HandleKeyword(ctx context.Context, in Inbound) (handled bool, answer string, err error)
+}
+
+// ReplySettings tunes reply routing.
+type ReplySettings struct {
+	// Window is how long after herald messaged a phone its replies still find
+	// that incident (default 72h).
+	Window time.Duration
+	// Triage is where replies that belong to no incident go.
+	Triage ThreadRef
+	// AutoAnswersPerHour caps herald's automatic answers (HELP texts) per
+	// number, so herald cannot loop with another auto-responder (default 3).
+	AutoAnswersPerHour int
+}
+
+// Replies brings stakeholders' answers into incident threads and carries
+// responders' answers back to the stakeholder's phone.
+type Replies struct {
+	Directory *Directory
+	Phones    PhoneStore
+	Incidents IncidentStore
+	Audit     AuditLog
+	Poster    *ThreadPoster
+	Keywords  KeywordHandler
+	Messenger Messenger
+	Limiter   RateLimiter
+	Roles     Roles
+	Clock     Clock
+	// PhoneKey turns a phone number into an opaque key (a blind index) for
+	// per-number limiter buckets, so no number is ever a storage key.
+	PhoneKey func(phone string) string
+	Settings ReplySettings
+}
+
+func (r *Replies) window() time.Duration {
+	if r.Settings.Window > 0 {
+		return r.Settings.Window
+	}
+	return 72 * time.Hour
+}
+
+// Handle processes one inbound message: keywords first, then the reply is
+// routed to its incident thread (or triage) through the durable outbox.
+// It is safe to call again for the same message (the outbox keeps one copy
+// per MessageSid).
+func (r *Replies) Handle(ctx context.Context, in Inbound) error {
+	if in.Channel == ChannelWhatsApp {
+		if err := r.Phones.OpenSession(ctx, in.From, in.ReceivedAt); err != nil {
+			return fmt.Errorf("recording the WhatsApp session window of %s: %w", MaskPhone(in.From), err)
+		}
+	}
+	if r.Keywords != nil {
+		handled, answer, err := r.Keywords.HandleKeyword(ctx, in)
+		if err != nil {
+			return fmt.Errorf("handling keyword from %s: %w", MaskPhone(in.From), err)
+		}
+		if handled {
+			if answer != "" {
+				return r.autoAnswer(ctx, in, answer)
+			}
+			return nil
+		}
+	}
+	reply, err := r.Route(ctx, in)
+	if err != nil {
+		return err
+	}
+	item := OutboxItem{
+		ID:      "reply:" + in.MessageSID,
+		Thread:  reply.thread,
+		Kind:    "reply",
+		Message: ReplyMessage(reply.Reply),
+		At:      in.ReceivedAt,
+	}
+	if err := r.Poster.Enqueue(ctx, item); err != nil {
+		return err
+	}
+	return r.Audit.Audit(ctx, AuditEntry{
+		At: r.Clock.Now(), Actor: Actor{ID: MaskPhone(in.From), Name: reply.Name},
+		Action: "reply.receive", IncidentID: reply.IncidentID,
+		Detail: fmt.Sprintf("%s reply %s", in.Channel.Label(), in.MessageSID),
+	})
+}
+
+// autoAnswer sends herald's automatic answer unless this number already got
+// too many: two bots answering each other must not loop forever.
+func (r *Replies) autoAnswer(ctx context.Context, in Inbound, text string) error {
+	per := r.Settings.AutoAnswersPerHour
+	if per <= 0 {
+		per = 3
+	}
+	key := "autoanswer:" + in.From
+	if r.PhoneKey != nil {
+		key = "autoanswer:" + r.PhoneKey(in.From)
+	}
+	wait, err := r.Limiter.Reserve(ctx, key, float64(per)/3600, per)
+	if err != nil {
+		return fmt.Errorf("checking the auto-answer limit: %w", err)
+	}
+	if wait > 0 {
+		return nil // over the limit: stay silent rather than feed a loop
+	}
+	ch := in.Channel
+	if _, err := r.Messenger.Send(ctx, Outbound{To: in.From, Channel: ch, Body: text}); err != nil {
+		return fmt.Errorf("answering %s: %w", MaskPhone(in.From), err)
+	}
+	return nil
+}
+
+// routed is a reply plus the thread it goes to.
+type routed struct {
+	Reply
+	thread ThreadRef
+}
+
+// Route finds the incident an inbound message answers: the incidents the
+// sender was messaged about within the window; an incident id in the text
+// wins, else the most recent. Senders herald never messaged go to triage.
+func (r *Replies) Route(ctx context.Context, in Inbound) (routed, error) {
+	rep := Reply{Inbound: in, Name: in.ProfileName}
+	if rcp, ok := r.Directory.RecipientByPhone(in.From); ok {
+		rep.RecipientID, rep.Name, rep.Audiences = rcp.ID, rcp.Name, rcp.Audiences
+	}
+	contacts, err := r.Phones.Contacts(ctx, in.From, in.ReceivedAt.Add(-r.window()))
+	if err != nil {
+		return routed{}, fmt.Errorf("looking up which incident %s was messaged about: %w", MaskPhone(in.From), err)
+	}
+	var candidates []string
+	for _, c := range contacts {
+		candidates = append(candidates, c.IncidentID)
+	}
+	chosen := ""
+	for _, id := range IncidentIDsIn(in.Body) {
+		if slices.Contains(candidates, id) {
+			chosen = id
+			break
+		}
+	}
+	if chosen == "" && len(candidates) > 0 {
+		chosen = candidates[0]
+	}
+	if chosen != "" {
+		inc, err := r.Incidents.Incident(ctx, chosen)
+		switch {
+		case err == nil && !inc.Thread.IsZero():
+			rep.IncidentID = inc.ID
+			for _, c := range candidates {
+				if c != chosen {
+					rep.OtherCandidates = append(rep.OtherCandidates, c)
+				}
+			}
+			return routed{Reply: rep, thread: inc.Thread}, nil
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return routed{}, fmt.Errorf("loading incident %s: %w", chosen, err)
+		}
+	}
+	return routed{Reply: rep, thread: r.Settings.Triage}, nil
+}
+
+// ReplyMessage is how a stakeholder's reply looks in the thread:
+// "Dana Weber · executives · WhatsApp", their words, their media.
+func ReplyMessage(rep Reply) Message {
+	in := rep.Inbound
+	who := rep.Name
+	if rep.RecipientID == "" {
+		// Not in the directory: never show the full number of a stranger.
+		who = MaskPhone(in.From)
+		if in.ProfileName != "" {
+			who = in.ProfileName + " (" + who + ")"
+		}
+	}
+	parts := []string{who}
+	if len(rep.Audiences) > 0 {
+		parts = append(parts, strings.Join(rep.Audiences, ", "))
+	}
+	parts = append(parts, in.Channel.Label())
+	m := Message{Title: strings.Join(parts, " · "), Quote: in.Body}
+	if len(in.Media) > 0 {
+		var lines []string
+		for i, md := range in.Media {
+			lines = append(lines, fmt.Sprintf("Attachment %d (%s): %s", i+1, md.ContentType, md.URL))
+		}
+		m.Text = strings.Join(lines, "\n")
+	}
+	var ctxParts []string
+	if rep.IncidentID == "" {
+		ctxParts = append(ctxParts, "Not linked to an incident: herald had not messaged this number recently.")
+	} else if len(rep.OtherCandidates) > 0 {
+		ctxParts = append(ctxParts, "Routed to "+rep.IncidentID+" (most recent); could also be about "+strings.Join(rep.OtherCandidates, ", ")+".")
+	}
+	if rep.RecipientID != "" {
+		ctxParts = append(ctxParts, "Answer with /incident reply "+rep.RecipientID+" <text>")
+	}
+	m.Context = strings.Join(ctxParts, " ")
+	return m
+}
+
+// Answer sends a responder's answer to a stakeholder over their channel
+// (WhatsApp free-form inside the session window, otherwise SMS) and echoes
+// it into the incident thread.
+func (r *Replies) Answer(ctx context.Context, by Actor, inc Incident, who, text string) (Recipient, error) {
+	if !slices.Contains(r.Roles.Responders, by.ID) && !slices.Contains(r.Roles.ResponderPhones, by.ID) {
+		return Recipient{}, &ForbiddenError{Role: RoleResponder, Action: "answer a stakeholder"}
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return Recipient{}, &ValidationError{Problems: map[string]string{"text": "the answer is empty"}}
+	}
+	rcp, ok := r.findRecipient(who)
+	if !ok {
+		return Recipient{}, &ValidationError{Problems: map[string]string{"who": fmt.Sprintf("no stakeholder called %q", who)}}
+	}
+	now := r.Clock.Now()
+	ch := ChannelSMS
+	if rcp.Channel == ChannelWhatsApp {
+		open, err := r.Phones.OpenSessions(ctx, []string{rcp.Phone}, now)
+		if err != nil {
+			return Recipient{}, fmt.Errorf("checking the WhatsApp window of %s: %w", rcp.ID, err)
+		}
+		if open[rcp.Phone] {
+			ch = ChannelWhatsApp
+		}
+	}
+	res, err := r.Messenger.Send(ctx, Outbound{To: rcp.Phone, Channel: ch, Body: text})
+	if err != nil {
+		return Recipient{}, fmt.Errorf("sending the answer to %s: %w", rcp.ID, err)
+	}
+	if err := r.Phones.RecordContacts(ctx, []Contact{{Phone: rcp.Phone, IncidentID: inc.ID, At: now}}, r.window()); err != nil {
+		return Recipient{}, fmt.Errorf("remembering the conversation with %s: %w", rcp.ID, err)
+	}
+	echo := Message{
+		Title:   fmt.Sprintf("%s answered %s · %s", displayName(by), rcp.Name, ch.Label()),
+		Quote:   text,
+		Context: "Sent to " + MaskPhone(rcp.Phone) + " (" + res.SID + ")",
+	}
+	if err := r.Poster.Enqueue(ctx, OutboxItem{ID: "answer:" + res.SID, Thread: inc.Thread, Kind: "answer", Message: echo, At: now}); err != nil {
+		return rcp, err
+	}
+	return rcp, r.Audit.Audit(ctx, AuditEntry{At: now, Actor: by, Action: "reply.answer", IncidentID: inc.ID,
+		Detail: fmt.Sprintf("to %s over %s", rcp.ID, ch.Label())})
+}
+
+func (r *Replies) findRecipient(who string) (Recipient, bool) {
+	if rcp, ok := r.Directory.Recipient(who); ok {
+		return rcp, true
+	}
+	for _, rcp := range r.Directory.Recipients() {
+		if strings.EqualFold(rcp.Name, who) {
+			return rcp, true
+		}
+	}
+	return Recipient{}, false
+}
+
+func displayName(a Actor) string {
+	if a.Name != "" {
+		return a.Name
+	}
+	return a.ID
+}
