@@ -43,6 +43,8 @@ type Store struct {
 	queues     map[string]*memQueue
 	paused     map[string]time.Time
 	buckets    map[string]time.Time
+	outbox     map[bot.ThreadRef][][]byte
+	locks      map[string]time.Time
 }
 
 type contactEntry struct {
