@@ -94,10 +94,10 @@ func newRepliesFixture(t *testing.T) *repliesFixture {
 	}
 	f.replies = &bot.Replies{
 		Directory: dir, Phones: store, Incidents: store, Audit: store,
-		Poster:    &bot.ThreadPoster{Outbox: store, Chat: chat, Limiter: store, Locker: store, MaxDigest: 20},
-		Keywords:  helpKeywords{}, Messenger: f.messenger, Limiter: store, Clock: clock,
-		Roles:     bot.Roles{Responders: []string{"U0RESP1"}},
-		Settings:  bot.ReplySettings{Triage: bot.ThreadRef{Platform: bot.PlatformSlack, Channel: "C0TRIAGE"}},
+		Poster:   &bot.ThreadPoster{Outbox: store, Chat: chat, Limiter: store, Locker: store, MaxDigest: 20},
+		Keywords: helpKeywords{}, Messenger: f.messenger, Limiter: store, Clock: clock,
+		Roles:    bot.Roles{Responders: []string{"U0RESP1"}},
+		Settings: bot.ReplySettings{Triage: bot.ThreadRef{Platform: bot.PlatformSlack, Channel: "C0TRIAGE"}},
 	}
 	return f
 }
