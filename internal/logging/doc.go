@@ -1,0 +1,14 @@
+// Package logging builds herald's zerolog logger and owns phone-number
+// redaction in logs.
+//
+// Every byte a herald logger writes passes through a masking io.Writer that
+// replaces each E.164-looking number (+4915112345678, whatsapp:+..., the
+// URL-encoded %2B4915112345678, numbers inside JSON strings and error texts)
+// with a masked form such as +49151*****78. Masking happens in the writer
+// because zerolog hooks cannot change fields; the Phone type additionally
+// masks a known phone number wherever it is formatted.
+//
+// This package imports only the standard library and zerolog. It must never
+// import bot, adapters or other internal packages: everything may log, so
+// logging depends on nothing of herald's.
+package logging
