@@ -205,3 +205,11 @@ type RateLimiter interface {
 	// Pause stops bucket key from handing out tokens for d (provider said 429).
 	Pause(ctx context.Context, key string, d time.Duration) error
 }
+
+// KV keeps small shared values for all replicas: one-time approval codes,
+// the forced failover mode, watcher digest cursors.
+type KV interface {
+	Put(ctx context.Context, key, value string, ttl time.Duration) error // ttl 0: no expiry
+	Get(ctx context.Context, key string) (string, error)                 // ErrNotFound
+	Delete(ctx context.Context, key string) error
+}

@@ -45,6 +45,7 @@ type Store struct {
 	buckets    map[string]time.Time
 	outbox     map[bot.ThreadRef][][]byte
 	locks      map[string]time.Time
+	kv         map[string]kvEntry
 }
 
 type contactEntry struct {
