@@ -42,6 +42,9 @@ type Broadcast struct {
 	Progress    MessageRef     `json:"progress,omitzero"` // the live progress message in the thread
 	Total       int            `json:"total"`             // deliveries planned
 	OptedOut    int            `json:"opted_out"`         // recipients skipped because they opted out
+	// FailedByCode counts failed deliveries by provider error code (0: none
+	// given), so the progress summary can say why messages failed.
+	FailedByCode map[int]int `json:"failed_by_code,omitempty"`
 }
 
 // DeliveryState is one recipient's copy's progress. States only move forward
