@@ -20,7 +20,14 @@ type OutboxItem struct {
 	// DuringOutage marks items queued while chat was unreachable, so the
 	// replay can say so.
 	DuringOutage bool `json:"during_outage,omitempty"`
+	// EditOf is the message an edit item replaces (Kind KindEdit); empty when
+	// that message itself was kept in the outbox.
+	EditOf string `json:"edit_of,omitempty"`
 }
+
+// KindEdit marks a kept new version of an earlier message; the replay posts
+// only the latest version per message.
+const KindEdit = "edit"
 
 // OutboxStore keeps one ordered, durable outbox per thread. Items leave only
 // after they were posted, so a crash or a chat outage loses nothing.
@@ -64,6 +71,11 @@ type ThreadPoster struct {
 	PerSecond float64
 	// MaxDigest is the most items combined into one post (default 20).
 	MaxDigest int
+	// KV remembers where kept messages were posted, so later edits find them.
+	KV KV
+	// OnRootPosted is called when a root message kept during an outage has
+	// been posted, so the incident can point at its real thread.
+	OnRootPosted func(ctx context.Context, pending, real ThreadRef) error
 }
 
 func (p *ThreadPoster) perSecond() float64 {
@@ -123,43 +135,161 @@ func (p *ThreadPoster) FlushAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Flush posts the front of one thread's outbox as a single message (a digest
-// when several items wait) if the channel's rate allows it now. It returns
-// how many items were posted.
+// Flush posts the front of one thread's outbox if the channel's rate allows
+// it now: a kept root message (then the rest of the thread moves under the
+// real root), a kept edit (only the latest version of a message is applied),
+// a kept message, or a digest of the replies and updates that wait. It
+// returns how many items left the outbox.
 func (p *ThreadPoster) Flush(ctx context.Context, th ThreadRef) (int, error) {
 	release, ok, err := p.Locker.TryLock(ctx, "poster:"+string(th.Platform)+":"+th.Channel+":"+th.RootID, 30*time.Second)
 	if err != nil || !ok {
 		return 0, err
 	}
 	defer release()
-	items, err := p.Outbox.OutboxPeek(ctx, th, p.maxDigest())
+	items, err := p.Outbox.OutboxPeek(ctx, th, lookahead)
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
+	first := items[0]
+	if first.Kind == KindEdit && supersededEdit(items) {
+		return 1, p.drop(ctx, th, 1)
+	}
+	if err := p.wait(ctx, th); err != nil {
+		return 0, err
+	}
+	switch first.Kind {
+	case "root":
+		return p.flushRoot(ctx, th, first)
+	case KindEdit:
+		return p.flushEdit(ctx, th, first)
+	case "post":
+		ref, err := p.Chat.Post(ctx, th, withOutageNote(first))
+		if err != nil {
+			return 0, fmt.Errorf("posting a kept message into thread %s: %w", th.RootID, err)
+		}
+		if p.KV != nil {
+			if err := p.KV.Put(ctx, keptKey(first.ID), encodeThread(ref), 0); err != nil {
+				return 0, fmt.Errorf("remembering where kept message %s went: %w", first.ID, err)
+			}
+		}
+		return 1, p.drop(ctx, th, 1)
+	}
+	n := 1
+	for n < len(items) && n < p.maxDigest() && digestible(items[n].Kind) {
+		n++
+	}
+	msg := withOutageNote(first)
+	if n > 1 {
+		msg = Digest(items[:n])
+	}
+	if _, err := p.Chat.Post(ctx, th, msg); err != nil {
+		return 0, fmt.Errorf("posting %d waiting item(s) into thread %s: %w", n, th.RootID, err)
+	}
+	return n, p.drop(ctx, th, n)
+}
+
+// lookahead is how far Flush looks for a newer version of a kept edit.
+const lookahead = 200
+
+func (p *ThreadPoster) wait(ctx context.Context, th ThreadRef) error {
 	wait, err := p.Limiter.Reserve(ctx, "chat:"+string(th.Platform)+":"+th.Channel, p.perSecond(), 1)
 	if err != nil {
-		return 0, fmt.Errorf("waiting for the chat rate limit: %w", err)
+		return fmt.Errorf("waiting for the chat rate limit: %w", err)
 	}
 	if wait > 0 {
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return ctx.Err()
 		case <-time.After(wait):
 		}
 	}
-	msg := items[0].Message
-	if len(items) > 1 {
-		msg = Digest(items)
-	} else if items[0].DuringOutage {
-		msg.Context = strings.TrimSpace(msg.Context + "\n" + textDuringOutage(items[0].At))
+	return nil
+}
+
+func (p *ThreadPoster) drop(ctx context.Context, th ThreadRef, n int) error {
+	if err := p.Outbox.OutboxDrop(ctx, th, n); err != nil {
+		return fmt.Errorf("dropping %d posted item(s) from the outbox of %s: %w", n, th.RootID, err)
 	}
-	if _, err := p.Chat.Post(ctx, th, msg); err != nil {
-		return 0, fmt.Errorf("posting %d waiting item(s) into thread %s: %w", len(items), th.RootID, err)
+	return nil
+}
+
+// flushRoot posts a root message kept while chat was down, then moves the
+// thread's other kept items under the real root.
+func (p *ThreadPoster) flushRoot(ctx context.Context, pending ThreadRef, root OutboxItem) (int, error) {
+	real, err := p.Chat.PostRoot(ctx, pending.Channel, withOutageNote(root))
+	if err != nil {
+		return 0, fmt.Errorf("posting a kept root message in %s: %w", pending.Channel, err)
 	}
-	if err := p.Outbox.OutboxDrop(ctx, th, len(items)); err != nil {
-		return len(items), fmt.Errorf("dropping posted items from the outbox of %s: %w", th.RootID, err)
+	if p.OnRootPosted != nil {
+		if err := p.OnRootPosted(ctx, pending, real); err != nil {
+			return 0, err
+		}
 	}
-	return len(items), nil
+	if err := p.drop(ctx, pending, 1); err != nil {
+		return 0, err
+	}
+	for {
+		rest, err := p.Outbox.OutboxPeek(ctx, pending, lookahead)
+		if err != nil || len(rest) == 0 {
+			return 1, err
+		}
+		for _, it := range rest {
+			it.Thread = real
+			if err := p.Outbox.OutboxAppend(ctx, it); err != nil {
+				return 1, fmt.Errorf("moving kept items to thread %s: %w", real.RootID, err)
+			}
+		}
+		if err := p.drop(ctx, pending, len(rest)); err != nil {
+			return 1, err
+		}
+	}
+}
+
+// flushEdit applies the latest kept version of a message.
+func (p *ThreadPoster) flushEdit(ctx context.Context, th ThreadRef, edit OutboxItem) (int, error) {
+	ref := MessageRef{Thread: th, ID: edit.EditOf}
+	if strings.HasPrefix(edit.EditOf, keptPrefix) {
+		if p.KV == nil {
+			return 1, p.drop(ctx, th, 1)
+		}
+		real, err := p.KV.Get(ctx, keptKey(edit.EditOf))
+		if err != nil {
+			return 0, fmt.Errorf("finding where kept message %s went: %w", edit.EditOf, err)
+		}
+		if err := decodeThread(real, &ref.Thread, &ref); err != nil {
+			return 0, err
+		}
+	}
+	if err := p.Chat.Update(ctx, ref, edit.Message); err != nil {
+		return 0, fmt.Errorf("applying a kept edit to message %s: %w", ref.ID, err)
+	}
+	return 1, p.drop(ctx, th, 1)
+}
+
+// supersededEdit reports whether a later kept edit replaces items[0].
+func supersededEdit(items []OutboxItem) bool {
+	for _, it := range items[1:] {
+		if it.Kind == KindEdit && it.EditOf == items[0].EditOf {
+			return true
+		}
+	}
+	return false
+}
+
+func digestible(kind string) bool {
+	switch kind {
+	case "root", "post", KindEdit:
+		return false
+	}
+	return true
+}
+
+func withOutageNote(it OutboxItem) Message {
+	m := it.Message
+	if it.DuringOutage {
+		m.Context = strings.TrimSpace(m.Context + "\n" + textDuringOutage(it.At))
+	}
+	return m
 }
 
 // Digest combines several waiting items into one message, each item's text
