@@ -94,6 +94,9 @@ func (p *ThreadPoster) maxDigest() int {
 
 // Enqueue adds an item to its thread's outbox; Run posts it.
 func (p *ThreadPoster) Enqueue(ctx context.Context, item OutboxItem) error {
+	if p.ChatUp != nil && !p.ChatUp() {
+		item.DuringOutage = true
+	}
 	if err := p.Outbox.OutboxAppend(ctx, item); err != nil {
 		return fmt.Errorf("keeping %s %s for the thread: %w", item.Kind, item.ID, err)
 	}

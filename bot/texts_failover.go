@@ -1,0 +1,148 @@
+package bot
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The words herald uses over SMS while chat is down. SMS is short and read
+// under stress: lead with the incident id and what happened.
+
+// SMSHelp lists the SMS commands.
+func SMSHelp() string {
+	return "herald SMS commands: STATUS [INC-n] | NEW <title> | UPDATE INC-n <text> | NOTIFY INC-n <audience> <template> [field=value ...] | APPROVE <code> | REJECT <code> [reason]"
+}
+
+// SMSUsage shows one command's form.
+func SMSUsage(form string) string { return "Usage: " + form }
+
+// SMSError explains a failed command without internals.
+func SMSError(err error) string {
+	var fe *ForbiddenError
+	var ve *ValidationError
+	switch {
+	case asErr(err, &fe):
+		return "Refused: " + fe.Error() + "."
+	case asErr(err, &ve):
+		var parts []string
+		for _, k := range sortedKeys(ve.Problems) {
+			parts = append(parts, k+": "+ve.Problems[k])
+		}
+		return "Not sent: " + strings.Join(parts, "; ")
+	}
+	return "Failed: " + err.Error()
+}
+
+// SMSIncidentList lists open incidents.
+func SMSIncidentList(incs []Incident) string {
+	if len(incs) == 0 {
+		return "No open incidents."
+	}
+	var parts []string
+	for _, inc := range incs {
+		parts = append(parts, fmt.Sprintf("%s SEV%d %s", inc.ID, inc.Severity, inc.Title))
+	}
+	return "Open: " + strings.Join(parts, "; ")
+}
+
+// SMSStatus reports one incident.
+func SMSStatus(r StatusReport) string {
+	s := fmt.Sprintf("%s SEV%d %s: %s.", r.Incident.ID, r.Incident.Severity, r.Incident.State, r.Incident.Title)
+	for _, b := range r.Broadcasts {
+		s += fmt.Sprintf(" %s %s: %d delivered, %d failed of %d.", b.Broadcast.ID, b.Broadcast.State,
+			b.Counts[DeliveryDelivered]+b.Counts[DeliveryRead], b.Counts[DeliveryFailed]+b.Counts[DeliveryUndelivered], b.Broadcast.Total)
+	}
+	return s
+}
+
+// SMSDeclared confirms a new incident.
+func SMSDeclared(inc Incident) string {
+	return fmt.Sprintf("%s declared: %s. Text UPDATE %s <text> to inform watchers, NOTIFY %s <audience> <template> to notify stakeholders.", inc.ID, inc.Title, inc.ID, inc.ID)
+}
+
+// SMSUpdateMessage is a responder's SMS update as it appears in the thread.
+func SMSUpdateMessage(by Actor, text string) Message {
+	return Message{Title: "Update from " + displayName(by) + " (SMS)", Quote: text}
+}
+
+// SMSUpdateKept confirms an update.
+func SMSUpdateKept(id string, every time.Duration) string {
+	return fmt.Sprintf("Update kept for %s: watchers get it within %s, the thread when chat is back.", id, every)
+}
+
+// SMSSending confirms a relay.
+func SMSSending(b Broadcast) string {
+	return fmt.Sprintf("%s approved: sending to %d recipients by SMS.", b.ID, b.Total)
+}
+
+// SMSAwaitingApproval tells the requester an approver must answer.
+func SMSAwaitingApproval(b Broadcast, approvers int) string {
+	return fmt.Sprintf("%s needs approval: code sent to %d approver(s). Nothing is sent until one of them approves.", b.ID, approvers)
+}
+
+// SMSApprovalRequest asks an approver, with the exact text and the code.
+func SMSApprovalRequest(inc Incident, b Broadcast, p Preview, code string) string {
+	return fmt.Sprintf("%s: %s asks to notify %s (%d people, SMS): \"%s\" Reply APPROVE %s or REJECT %s.",
+		inc.ID, displayName(b.RequestedBy), strings.Join(b.Draft.Audiences, ","), p.Total, p.SMSBody, code, code)
+}
+
+// SMSUnknownCode answers an unknown or expired code.
+func SMSUnknownCode(code string) string {
+	return "Code " + code + " is unknown or expired. Nothing was sent."
+}
+
+// SMSRejected confirms a rejection.
+func SMSRejected(b Broadcast) string { return b.ID + " rejected. Nothing was sent." }
+
+// SMSRelayNotice records an SMS relay for watchers and the thread.
+func SMSRelayNotice(b Broadcast, by Actor) Message {
+	return Message{Title: fmt.Sprintf("Notification %s sent over SMS to %s", b.ID, strings.Join(b.Draft.Audiences, ", ")),
+		Text: fmt.Sprintf("Template %s, %d recipients, requested by %s, decided by %s.", b.Draft.Template, b.Total, displayName(b.RequestedBy), displayName(b.DecidedBy))}
+}
+
+// OutageSummary closes the replay of a thread.
+func OutageSummary(start, end time.Time, replies, updates, relays int) Message {
+	return Message{
+		Title: "Back in chat",
+		Text: fmt.Sprintf("Chat unreachable %s to %s UTC: %s, %s, %s.", start.UTC().Format("15:04"), end.UTC().Format("15:04"),
+			plural(replies, "stakeholder reply", "stakeholder replies"), plural(updates, "update", "updates"),
+			plural(relays, "approved notification over SMS", "approved notifications over SMS")),
+	}
+}
+
+// WatcherDigest is one SMS for a watcher: the newest thread activity first
+// cut to fit, the count of what did not fit at the end.
+func WatcherDigest(items []OutboxItem, maxChars int) string {
+	head := "herald (chat down): "
+	var lines []string
+	used := len(head)
+	for i, it := range items {
+		line := digestLine(it)
+		if used+len(line)+2 > maxChars {
+			lines = append(lines, fmt.Sprintf("+%d more", len(items)-i))
+			break
+		}
+		lines = append(lines, line)
+		used += len(line) + 2
+	}
+	return head + strings.Join(lines, "; ")
+}
+
+func digestLine(it OutboxItem) string {
+	m := it.Message
+	s := m.Title
+	if m.Quote != "" {
+		s += ": " + m.Quote
+	} else if m.Text != "" {
+		s += ": " + m.Text
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
