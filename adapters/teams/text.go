@@ -1,0 +1,179 @@
+package teams
+
+// Teams-only user-facing text: compose and preview card labels, command
+// usage, acknowledgements. The workflow's own texts (root message, approval
+// request, status, help, refusals) come from bot, shared with Slack.
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/heraldops/herald/bot"
+)
+
+const (
+	textComposeIntro            = "Choose who gets the update and fill in the template. Preview shows exactly what phones will receive before anything is sent."
+	textAudiencesLabel          = "Audiences"
+	textTemplateLabel           = "Template"
+	textNoteLabel               = "Note (optional)"
+	textPreviewButton           = "Preview"
+	textShowFieldsButton        = "Show fields of chosen template"
+	textEditButton              = "Edit"
+	textSMSHeading              = "SMS text, exactly as sent"
+	textFactSMS                 = "SMS"
+	textFactRecipients          = "Recipients"
+	textFactWhatsApp            = "WhatsApp template"
+	textFactOptedOut            = "Opted out"
+	textFactAudiences           = "Audiences"
+	textFactTemplate            = "Template"
+	textFactApproval            = "Approval"
+	textRejectReasonLabel       = "Why reject it? The requester sees this."
+	textRejectReasonPlaceholder = "e.g. wrong ETA, say 15:30"
+	textNeedReason              = "Please give a reason for rejecting: open Reject again and fill in the reason."
+	textAlreadyHandled          = "Already done: this button was used before."
+	textCardOutdated            = "This card is out of date. Start again with *incident notify*."
+)
+
+func textComposeTitle(inc bot.Incident) string {
+	return fmt.Sprintf("Notify stakeholders · %s · %s", inc.ID, inc.Title)
+}
+
+func textAudienceChoice(a AudienceChoice) string {
+	s := fmt.Sprintf("%s (%s)", a.Name, textPeople(a.Members))
+	if a.Description != "" {
+		s += " · " + a.Description
+	}
+	if a.ApprovalRequired {
+		s += " · needs approval"
+	}
+	return s
+}
+
+func textPeople(n int) string {
+	if n == 1 {
+		return "1 person"
+	}
+	return fmt.Sprintf("%d people", n)
+}
+
+func textFieldLabel(name string) string {
+	return strings.ToUpper(name[:1]) + strings.ReplaceAll(name[1:], "_", " ")
+}
+
+func textFieldPlaceholder(name string) string {
+	return "{{.Fields." + name + "}} in the template"
+}
+
+func textPreviewTitle(p bot.Preview) string {
+	return fmt.Sprintf("Preview · %s · %s", p.Draft.IncidentID, p.Incident.Title)
+}
+
+func textPreviewIntro(p bot.Preview) string {
+	if len(p.Problems) > 0 {
+		return "This update cannot be sent yet: fix the problems below with *Edit*."
+	}
+	if p.ApprovalRequired {
+		return "Check the text. *Request approval* posts it for an approver in the incident thread; nothing is sent until another approver approves."
+	}
+	return "Check the text. *Send* relays it to every recipient now."
+}
+
+func textLocaleHeading(loc string) string { return "SMS text (" + loc + ")" }
+
+func textSMSInfo(i bot.SMSInfo) string {
+	seg := "segments"
+	if i.Segments == 1 {
+		seg = "segment"
+	}
+	return fmt.Sprintf("%d %s, %s, %d characters", i.Segments, seg, i.Encoding, i.Characters)
+}
+
+func textRecipients(p bot.Preview) string {
+	var parts []string
+	for _, ch := range []bot.Channel{bot.ChannelWhatsApp, bot.ChannelSMS} {
+		n := p.PerChannel[ch]
+		if n == 0 {
+			continue
+		}
+		part := fmt.Sprintf("%d %s", n, ch.Label())
+		if ch == bot.ChannelWhatsApp && p.FreeFormWhatsApp > 0 {
+			part += fmt.Sprintf(" (%d free-form)", p.FreeFormWhatsApp)
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
+		return textPeople(p.Total)
+	}
+	return textPeople(p.Total) + ": " + strings.Join(parts, ", ")
+}
+
+func textWhatsApp(p bot.Preview) string {
+	s := p.WhatsAppTemplate
+	keys := sortedLocales(p.WhatsAppVars)
+	if len(keys) > 0 {
+		vars := make([]string, len(keys))
+		for i, k := range keys {
+			vars[i] = "{{" + k + "}}=" + p.WhatsAppVars[k]
+		}
+		s += " · " + strings.Join(vars, ", ")
+	}
+	return s
+}
+
+func textOptedOut(n int) string {
+	return textPeople(n) + " (not sent: they texted STOP)"
+}
+
+func textApproval(required bool) string {
+	if required {
+		return "needed: another approver must approve before it is sent"
+	}
+	return "not needed: it is sent when you click Send"
+}
+
+func textSendButton(approval bool) string {
+	if approval {
+		return "Request approval"
+	}
+	return "Send"
+}
+
+func textSubmitted(b bot.Broadcast) bot.Message {
+	if b.State == bot.BroadcastPendingApproval {
+		return bot.Message{
+			Title:   fmt.Sprintf("Approval requested for %s", b.Draft.IncidentID),
+			Text:    "The request is in the incident thread. Nothing is sent until another approver approves it.",
+			Context: b.ID,
+		}
+	}
+	return bot.Message{
+		Title:   fmt.Sprintf("Sending to %s", textPeople(b.Total)),
+		Text:    "Delivery progress follows in the incident thread.",
+		Context: b.ID,
+	}
+}
+
+func textComposePosted(inc bot.Incident) string {
+	return fmt.Sprintf("The compose card for %s is in the incident's thread.", inc.ID)
+}
+
+func textDeclared(inc bot.Incident) string {
+	return fmt.Sprintf("Declared %s (SEV%d): %s. Its thread is in the incident channel.", inc.ID, inc.Severity, inc.Title)
+}
+
+func textNoIncident() string {
+	return "No open incident here. Give its id (e.g. incident status INC-42) or see incident list."
+}
+
+func textNoReplier() string {
+	return "Replying to stakeholders from Teams is not available on this herald."
+}
+
+func textReplySent(who string) string {
+	return "Sent to " + who + "."
+}
+
+// textUsage answers a command herald did not understand.
+func textUsage(problem string) string {
+	return problem + "\nType *help* for the commands, e.g. *incident new Database down --sev 2*."
+}
