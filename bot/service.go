@@ -698,7 +698,7 @@ func (s *Service) Approve(ctx context.Context, by Actor, broadcastID string) (Br
 	}
 	b, outcome, err := s.decide(ctx, broadcastID, func(b *Broadcast, now time.Time) error {
 		if b.RequestedBy.ID == by.ID {
-			return &ForbiddenError{Role: RoleApprover, Action: "approve an update they requested", FourEyes: true}
+			return &ForbiddenError{Role: RoleApprover, Action: "approve an update someone else requested", FourEyes: true}
 		}
 		b.State = BroadcastApproved
 		b.DecidedBy = by

@@ -27,7 +27,7 @@ func TestRefusalMessage(t *testing.T) {
 		},
 		{
 			name:       "own request asks for a second approver",
-			err:        &bot.ForbiddenError{Role: bot.RoleApprover, Action: "approve an update they requested", FourEyes: true},
+			err:        &bot.ForbiddenError{Role: bot.RoleApprover, Action: "approve an update someone else requested", FourEyes: true},
 			wantTitle:  "You cannot approve your own update",
 			wantInText: []string{"second approver"},
 		},
