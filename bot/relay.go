@@ -13,12 +13,13 @@ var _ Relayer = (*Relay)(nil)
 
 // Defaults for the per-sender rates, from Twilio's published limits: a
 // non-US long code sends 10 messages per second (US 10DLC 1, toll-free 3,
-// short code 100); a WhatsApp sender starts at 10 text messages per second
-// (more on request). Twilio queues what comes faster, but a queue that grows
-// past its limit rejects messages, so herald paces itself instead.
+// short code 100); a WhatsApp Business sender on Meta's Cloud API sends 80
+// text messages per second (older Twilio senders start at 10). Twilio queues
+// what comes faster, but a queue that grows past its limit rejects messages,
+// so herald paces itself instead. internal/config sets the same defaults.
 const (
 	DefaultSMSPerSecond      = 10
-	DefaultWhatsAppPerSecond = 10
+	DefaultWhatsAppPerSecond = 80
 )
 
 // RelaySettings tunes the relay.
