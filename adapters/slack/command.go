@@ -1,0 +1,189 @@
+package slack
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/heraldops/herald/bot"
+)
+
+// Subcommands of /incident.
+const (
+	cmdNew      = "new"
+	cmdNotify   = "notify"
+	cmdStatus   = "status"
+	cmdList     = "list"
+	cmdResolve  = "resolve"
+	cmdReply    = "reply"
+	cmdFailover = "failover"
+	cmdHelp     = "help"
+)
+
+// MaxTitleChars bounds an incident title: it must fit a Slack header and an
+// SMS alongside the rest of a template.
+const MaxTitleChars = 120
+
+// Command is a parsed /incident command line.
+type Command struct {
+	Name       string // new, notify, status, list, resolve, reply, failover, help
+	Title      string // new
+	Severity   int    // new
+	IncidentID string // notify, status, resolve, reply: canonical INC-n, empty when not given
+	Who        string // reply: recipient id or name
+	Text       string // reply
+	All        bool   // list all
+	On         bool   // failover on
+}
+
+// UsageError says why a command line was not understood; Command names the
+// subcommand whose usage to show (empty: show all).
+type UsageError struct {
+	Command string
+	Problem string
+}
+
+func (e *UsageError) Error() string { return e.Problem }
+
+var sevFlag = regexp.MustCompile(`(?i)(?:^|\s)--sev(?:erity)?(?:=|\s+|$)(\S*)`)
+
+// cutWord splits off the first whitespace-separated word; both parts are
+// trimmed.
+func cutWord(s string) (word, rest string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i:])
+}
+
+// ParseCommand parses the text after /incident, as Slack sends it (with
+// &amp; &lt; &gt; escapes and <@U123|name> style references). It is pure
+// and total: any input gives a Command or a *UsageError.
+func ParseCommand(text string) (Command, error) {
+	text = strings.TrimSpace(fromSlackText(text))
+	name, rest := cutWord(text)
+	name = strings.ToLower(name)
+	args := strings.Fields(rest)
+
+	switch name {
+	case "", cmdHelp:
+		return Command{Name: cmdHelp}, nil
+	case cmdNew:
+		return parseNew(rest)
+	case cmdNotify, cmdStatus, cmdResolve:
+		c := Command{Name: name}
+		switch len(args) {
+		case 0:
+		case 1:
+			id, err := bot.ParseIncidentID(args[0])
+			if err != nil {
+				return Command{}, &UsageError{Command: name, Problem: fmt.Sprintf("%q is not an incident id like INC-42.", args[0])}
+			}
+			c.IncidentID = id
+		default:
+			return Command{}, &UsageError{Command: name, Problem: "Too many words: give at most one incident id."}
+		}
+		return c, nil
+	case cmdList:
+		switch {
+		case len(args) == 0:
+			return Command{Name: cmdList}, nil
+		case len(args) == 1 && strings.EqualFold(args[0], "all"):
+			return Command{Name: cmdList, All: true}, nil
+		}
+		return Command{}, &UsageError{Command: cmdList, Problem: "`list` takes nothing or `all`."}
+	case cmdReply:
+		return parseReply(rest)
+	case cmdFailover:
+		if len(args) == 1 {
+			switch strings.ToLower(args[0]) {
+			case "on":
+				return Command{Name: cmdFailover, On: true}, nil
+			case "off":
+				return Command{Name: cmdFailover}, nil
+			}
+		}
+		return Command{}, &UsageError{Command: cmdFailover, Problem: "Say `on` or `off`."}
+	}
+	return Command{}, &UsageError{Problem: fmt.Sprintf("herald does not know the command %q.", truncate(name, 30))}
+}
+
+func parseNew(rest string) (Command, error) {
+	c := Command{Name: cmdNew, Severity: bot.DefaultSeverity}
+	flags := sevFlag.FindAllStringSubmatchIndex(rest, -1)
+	switch len(flags) {
+	case 0:
+	case 1:
+		m := flags[0]
+		val := rest[m[2]:m[3]]
+		n, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(val), "SEV"))
+		if err != nil || n < bot.MinSeverity || n > bot.MaxSeverity {
+			return Command{}, &UsageError{Command: cmdNew, Problem: fmt.Sprintf("Severity must be %d to %d (1 is the worst), not %q.", bot.MinSeverity, bot.MaxSeverity, truncate(val, 10))}
+		}
+		c.Severity = n
+		rest = rest[:m[0]] + " " + rest[m[1]:]
+	default:
+		return Command{}, &UsageError{Command: cmdNew, Problem: "Give --sev only once."}
+	}
+	c.Title = strings.Join(strings.Fields(rest), " ")
+	switch {
+	case c.Title == "":
+		return Command{}, &UsageError{Command: cmdNew, Problem: "The incident needs a title."}
+	case utf8.RuneCountInString(c.Title) > MaxTitleChars:
+		return Command{}, &UsageError{Command: cmdNew, Problem: fmt.Sprintf("The title is too long (at most %d characters).", MaxTitleChars)}
+	}
+	return c, nil
+}
+
+// parseReply parses "[INC-n] <who> <text>"; the id must carry its INC-
+// prefix here, so a recipient called 42 is not taken for an incident.
+func parseReply(rest string) (Command, error) {
+	c := Command{Name: cmdReply}
+	first, after := cutWord(rest)
+	if strings.HasPrefix(strings.ToUpper(first), "INC-") {
+		id, err := bot.ParseIncidentID(first)
+		if err != nil {
+			return Command{}, &UsageError{Command: cmdReply, Problem: fmt.Sprintf("%q is not an incident id like INC-42.", truncate(first, 30))}
+		}
+		c.IncidentID = id
+		rest = after
+	}
+	c.Who, c.Text = cutWord(rest)
+	if c.Who == "" || c.Text == "" {
+		return Command{}, &UsageError{Command: cmdReply, Problem: "Say whom to answer and what."}
+	}
+	return c, nil
+}
+
+var slackRef = regexp.MustCompile(`<([^<>|]*)(?:\|([^<>]*))?>`)
+
+// fromSlackText turns Slack's escaped message text into what the person
+// typed: <@U1|dana> -> @dana, <#C1|ops> -> #ops, <https://x|x> -> https://x,
+// then &lt; &gt; &amp; back to < > &. Slack normalises whitespace variants
+// too, so non-breaking spaces become spaces.
+func fromSlackText(s string) string {
+	s = slackRef.ReplaceAllStringFunc(s, func(ref string) string {
+		m := slackRef.FindStringSubmatch(ref)
+		target, label := m[1], m[2]
+		switch {
+		case strings.HasPrefix(target, "@") || strings.HasPrefix(target, "#"):
+			if label != "" {
+				return target[:1] + label
+			}
+			return target
+		case strings.HasPrefix(target, "!"):
+			if label != "" {
+				return label
+			}
+			return "@" + strings.TrimPrefix(target, "!")
+		}
+		return target
+	})
+	s = strings.ReplaceAll(s, "\u00a0", " ")
+	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
+}

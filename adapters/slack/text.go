@@ -1,0 +1,263 @@
+package slack
+
+// Every piece of Slack-only text herald shows: usage help, acknowledgements,
+// refusals, modal titles and labels. The text of core messages (root message,
+// approval request, progress) comes from bot as bot.Message and is only
+// rendered here. Keep this the one place to read or translate them.
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/heraldops/herald/bot"
+)
+
+const textUsage = "*Usage:* `/incident <command>`\n" +
+	"• `new <title> [--sev 1..4]`: declare an incident\n" +
+	"• `notify [INC-n]`: compose an update to stakeholders\n" +
+	"• `status [INC-n]`: where an incident and its updates are\n" +
+	"• `list [all]`: open incidents (all: resolved too)\n" +
+	"• `resolve [INC-n]`: mark an incident resolved\n" +
+	"• `reply [INC-n] <who> <text>`: answer a stakeholder by SMS or WhatsApp\n" +
+	"• `failover on|off`: force SMS-only mode, or end it\n" +
+	"• `help`: this list\n" +
+	"Without `INC-n`, the newest open incident in this channel is meant."
+
+// usageOf is the one-line usage of a subcommand, for argument errors.
+var usageOf = map[string]string{
+	cmdNew:      "`/incident new <title> [--sev 1..4]`",
+	cmdNotify:   "`/incident notify [INC-n]`",
+	cmdStatus:   "`/incident status [INC-n]`",
+	cmdList:     "`/incident list [all]`",
+	cmdResolve:  "`/incident resolve [INC-n]`",
+	cmdReply:    "`/incident reply [INC-n] <who> <text>`",
+	cmdFailover: "`/incident failover on|off`",
+	cmdHelp:     "`/incident help`",
+}
+
+func textUsageError(e *UsageError) string {
+	if e.Command == "" {
+		return e.Problem + "\n" + textUsage
+	}
+	return e.Problem + "\n*Usage:* " + usageOf[e.Command]
+}
+
+func textDeclaring(title string, sev int) string {
+	return fmt.Sprintf("Declaring *%s* (SEV%d)…", escape(title), sev)
+}
+
+func textDeclaredElsewhere(inc bot.Incident) string {
+	return fmt.Sprintf("%s declared in <#%s>.", inc.ID, inc.Thread.Channel)
+}
+
+func textResolving(id string) string { return "Resolving " + id + "…" }
+
+func textReplying(who string) string { return "Sending your answer to " + escape(who) + "…" }
+
+func textFailoverSwitching(on bool) string {
+	if on {
+		return "Switching to SMS-only mode…"
+	}
+	return "Ending SMS-only mode…"
+}
+
+func textFailoverSwitched(on bool) string {
+	if on {
+		return "herald is in SMS-only mode: thread activity goes to watchers by SMS until you run `/incident failover off`."
+	}
+	return "SMS-only mode ended: herald posts in Slack again and replays what was kept."
+}
+
+func textReplied(r bot.Recipient) string { return "Answer sent to " + escape(r.Name) + "." }
+
+const (
+	textBusy             = "herald is busy right now; please try again in a moment."
+	textFailoverMissing  = "Failover switching is not available in this installation."
+	textReplyMissing     = "Answering stakeholders is not available in this installation."
+	textNoOpenIncident   = "There is no open incident in this channel. Name one, e.g. `INC-42`, or see `/incident list`."
+	textManyOpen         = "Several incidents are open; name one, e.g. `INC-42` (see `/incident list`)."
+	textNoIncidents      = "No open incidents."
+	textNoIncidentsAtAll = "No incidents yet."
+	textTriggerExpired   = "Slack took too long to open the form; please try again."
+	textSomethingWrong   = "Something went wrong on herald's side; please try again. If it keeps happening, tell your herald admins."
+	textAlreadyDecided   = "This update was already approved, rejected or expired."
+	textSlow             = "herald is slow to answer; it goes on in the background and tells you the result here."
+	textChooseTemplate   = "Choose a template to see its fields."
+	textTooLong          = "Too much text for one update; please shorten the fields."
+	textNotFoundAny      = "herald cannot find that incident or update. See `/incident list`."
+)
+
+func textNotFound(id string) string { return id + " does not exist. See `/incident list`." }
+
+// textForbidden names the role the person lacks.
+func textForbidden(e *bot.ForbiddenError) string {
+	return fmt.Sprintf("Sorry, only a %s may %s. Ask your herald admins to add you to `roles.%ss` if you should.", e.Role, e.Action, e.Role)
+}
+
+func textProblems(problems map[string]string) string {
+	var b strings.Builder
+	b.WriteString("The update is not ready to send:")
+	for _, k := range sortedKeys(problems) {
+		b.WriteString("\n• " + escape(problems[k]))
+	}
+	return b.String()
+}
+
+// ---- status and list ----
+
+func textIncidentLine(inc bot.Incident) string {
+	state := "open"
+	if inc.State == bot.IncidentResolved {
+		state = "resolved"
+	}
+	return fmt.Sprintf("*%s* %s · SEV%d · %s · declared %s", inc.ID, escape(inc.Title), inc.Severity, state, inc.DeclaredAt.UTC().Format("Jan 2 15:04 MST"))
+}
+
+func textStatus(rep bot.StatusReport) string {
+	var b strings.Builder
+	b.WriteString(textIncidentLine(rep.Incident))
+	if len(rep.Broadcasts) == 0 {
+		b.WriteString("\nNo updates sent yet. `/incident notify " + rep.Incident.ID + "` composes one.")
+		return b.String()
+	}
+	for _, bs := range rep.Broadcasts {
+		br := bs.Broadcast
+		fmt.Fprintf(&b, "\n• %s `%s` to %s: %s", br.ID, escape(br.Draft.Template), escape(strings.Join(br.Draft.Audiences, ", ")), textBroadcastState(br.State))
+		if counts := textCounts(bs.Counts); counts != "" {
+			b.WriteString(" (" + counts + ")")
+		}
+	}
+	return b.String()
+}
+
+func textBroadcastState(s bot.BroadcastState) string {
+	switch s {
+	case bot.BroadcastPendingApproval:
+		return "waiting for approval"
+	case bot.BroadcastApproved:
+		return "approved"
+	case bot.BroadcastRejected:
+		return "rejected"
+	case bot.BroadcastExpired:
+		return "approval expired"
+	case bot.BroadcastSending:
+		return "sending"
+	case bot.BroadcastDone:
+		return "done"
+	}
+	return string(s)
+}
+
+// countOrder is how delivery counts are listed: along the way to the phone,
+// then the failures.
+var countOrder = []bot.DeliveryState{
+	bot.DeliveryPending, bot.DeliverySending, bot.DeliveryQueued, bot.DeliverySent,
+	bot.DeliveryDelivered, bot.DeliveryRead, bot.DeliveryFailed, bot.DeliveryUndelivered, bot.DeliveryOptedOut,
+}
+
+func textCounts(c bot.Counts) string {
+	var parts []string
+	for _, st := range countOrder {
+		if n := c[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ReplaceAll(string(st), "_", " ")))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ---- modals ----
+
+const (
+	textComposeTitle   = "Notify stakeholders" // modal titles: at most 24 characters
+	textPreviewTitle   = "Check and send"
+	textDoneTitle      = "Update on its way"
+	textRejectTitle    = "Reject update"
+	textPreviewButton  = "Preview"
+	textSendButton     = "Send now"
+	textRequestButton  = "Request approval"
+	textRejectButton   = "Reject"
+	textCancel         = "Cancel"
+	textClose          = "Close"
+	textAudiencesLabel = "Audiences"
+	textAudiencesHint  = "Everyone in the chosen audiences gets one message, even if they are in several."
+	textTemplateLabel  = "Template"
+	textNoteLabel      = "Note (optional)"
+	textReasonLabel    = "Why is it rejected?"
+	textReasonHint     = "The requester sees this in the incident thread."
+	textSMSHeading     = "SMS, exactly as phones will show it"
+)
+
+func textComposeContext(incidentID string) string { return "Update for *" + incidentID + "*" }
+
+func textAudienceOption(a bot.Audience, people int) string {
+	s := fmt.Sprintf("%s · %d %s", a.Name, people, plural(people, "person", "people"))
+	if a.ApprovalRequired {
+		s += " · approval"
+	}
+	return s
+}
+
+// textFieldLabel turns a template field name into a label: next_update -> Next update.
+func textFieldLabel(name string) string {
+	s := strings.ReplaceAll(name, "_", " ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func textSMSInfo(i bot.SMSInfo) string {
+	return fmt.Sprintf("%d %s · %s · %d %s", i.Segments, plural(i.Segments, "segment", "segments"), i.Encoding, i.Characters, plural(i.Characters, "character", "characters"))
+}
+
+func textLocaleBody(locale string) string { return "SMS in " + escape(locale) }
+
+func textWhatsApp(p bot.Preview) string {
+	if p.WhatsAppTemplate == "" {
+		return "*WhatsApp:* the SMS text, free-form (no approved template)."
+	}
+	var vars []string
+	for _, k := range sortedKeys(p.WhatsAppVars) {
+		vars = append(vars, fmt.Sprintf("{{%s}} = %s", k, escape(p.WhatsAppVars[k])))
+	}
+	s := "*WhatsApp template* `" + escape(p.WhatsAppTemplate) + "`"
+	if len(vars) > 0 {
+		s += "\n" + strings.Join(vars, "\n")
+	}
+	if wa := p.PerChannel[bot.ChannelWhatsApp]; wa > 0 {
+		s += fmt.Sprintf("\n%d of %d WhatsApp recipients get the free-form text (their 24-hour window is open); the rest get the template.", p.FreeFormWhatsApp, wa)
+	}
+	return s
+}
+
+func textRecipientFields(p bot.Preview) [][2]string {
+	return [][2]string{
+		{"SMS", fmt.Sprint(p.PerChannel[bot.ChannelSMS])},
+		{"WhatsApp", fmt.Sprint(p.PerChannel[bot.ChannelWhatsApp])},
+		{"Opted out (skipped)", fmt.Sprint(p.OptedOut)},
+		{"Total", fmt.Sprintf("%d %s", p.Total, plural(p.Total, "person", "people"))},
+	}
+}
+
+func textApproval(needed bool) string {
+	if needed {
+		return ":lock: An audience needs approval: an approver other than you must approve in the incident thread before anything is sent."
+	}
+	return ":outbox_tray: No approval needed: it is sent as soon as you press *" + textSendButton + "*."
+}
+
+func textSubmitted(b bot.Broadcast) string {
+	if b.State == bot.BroadcastPendingApproval {
+		return fmt.Sprintf("Approval requested in the incident thread (%s). Nothing is sent until an approver approves.", b.ID)
+	}
+	return fmt.Sprintf("%s is on its way to %d %s. Progress is shown in the incident thread.", b.ID, b.Total, plural(b.Total, "person", "people"))
+}
+
+func textRejected(id string) string { return id + " rejected." }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
