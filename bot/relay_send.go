@@ -43,7 +43,9 @@ func (r *Relay) HandleJob(ctx context.Context, j Job) error {
 		return nil
 	}
 	err := r.deliver(ctx, job.Broadcast, job.Recipient)
-	r.refresh(ctx, job.Broadcast)
+	if ctx.Err() == nil {
+		r.refresh(ctx, job.Broadcast)
+	}
 	return err
 }
 
@@ -56,13 +58,20 @@ func (r *Relay) deliver(ctx context.Context, bid, rid string) error {
 	if err != nil {
 		return fmt.Errorf("loading delivery %s/%s: %w", bid, rid, err)
 	}
+	// ours is set while the delivery is "sending" because of this handler's
+	// own attempt whose outcome is unknown (the provider did not answer, and
+	// asking it failed too): no other worker is in that call, so it can be
+	// reconciled without waiting out SendTimeout.
+	ours := false
 	for {
 		var wait time.Duration
 		switch d.State {
 		case DeliveryPending:
 			d, wait, err = r.attempt(ctx, d)
+			ours = d.State == DeliverySending
 		case DeliverySending:
-			d, err = r.reconcile(ctx, d, false)
+			d, err = r.reconcile(ctx, d, ours)
+			ours = false
 		default:
 			return nil // with the provider already, or final
 		}
@@ -254,8 +263,14 @@ func (r *Relay) retryLater(ctx context.Context, d Delivery, pe *ProviderError) (
 	if pe.HTTPStatus == 0 || pe.HTTPStatus >= 500 {
 		// The provider may have created the message before failing to
 		// answer; look before sending it again.
-		if next, found, err := r.findSent(ctx, d); err != nil || found {
+		next, found, err := r.findSent(ctx, d)
+		if found || (err != nil && ctx.Err() != nil) {
 			return next, 0, err
+		}
+		if err != nil {
+			// Cannot tell: stay "sending" and look again after a pause.
+			r.report(ctx, err)
+			return d, r.Settings.backoff().Delay(attemptsOn(d, d.Channel) - 1), nil
 		}
 	}
 	n := attemptsOn(d, d.Channel)

@@ -165,7 +165,12 @@ func TestProviderErrors(t *testing.T) {
 		wantTrail  []string
 		wantPaused bool
 		wantOptOut bool
+		created    bool // the provider created the message despite the error
 	}{
+		{
+			name: "500 but the message was created: found, not resent", errs: []error{&bot.ProviderError{HTTPStatus: 500, Message: "Internal Server Error"}}, created: true,
+			wantState: bot.DeliverySent, wantSends: 1, wantTrail: []string{"sms:sent"},
+		},
 		{
 			name: "429 then success: bucket paused, not failed", errs: []error{tooMany},
 			wantState: bot.DeliveryQueued, wantSends: 2, wantTrail: []string{"sms:failed:20429", "sms:queued"}, wantPaused: true,
@@ -201,6 +206,9 @@ func TestProviderErrors(t *testing.T) {
 			f := newRelayFixture(t, true)
 			f.relay.Settings.SMSPerSecond = 1000 // the shared bucket is in play
 			f.msgr.failNext(bot.ChannelSMS, phOmar, tt.errs...)
+			if tt.created {
+				f.msgr.existing[key(bot.ChannelSMS, phOmar)] = bot.SendResult{SID: "SMcreated", Status: bot.DeliverySent}
+			}
 			b := f.approved("B-7-1", []string{"it-ops"}, false)
 			// when
 			f.start(b)
