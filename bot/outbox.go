@@ -281,7 +281,7 @@ func supersededEdit(items []OutboxItem) bool {
 
 func digestible(kind string) bool {
 	switch kind {
-	case "root", "post", KindEdit:
+	case "root", "post", "summary", KindEdit:
 		return false
 	}
 	return true
