@@ -164,8 +164,13 @@ func (h *Handler) submit(ctx context.Context, log zerolog.Logger, act schema.Act
 	if errors.As(err, &invalid) {
 		return replace(ComposeCard(NewComposeForm(h.Directory, p.Incident, draft, invalid.Problems)), textComposeTitle(p.Incident))
 	}
-	if err != nil {
+	if err != nil && b.ID == "" {
 		return refuse(fmt.Errorf("submitting the update for %s: %w", draft.IncidentID, err))
+	}
+	if err != nil {
+		// The broadcast exists; only a follow-up step (posting the approval
+		// request, starting the relay) failed and is the workflow's to retry.
+		log.Error().Err(err).Str("broadcast", b.ID).Msg("submitted, with a problem after")
 	}
 	m := textSubmitted(b)
 	return replace(Render(m), m.PlainText())

@@ -98,7 +98,7 @@ func (a Activity) AllText() string {
 func collectText(v any, out *[]string) {
 	switch v := v.(type) {
 	case map[string]any:
-		for _, k := range []string{"text", "title", "value"} {
+		for _, k := range []string{"text", "title", "value", "label"} {
 			if s, ok := v[k].(string); ok && s != "" {
 				*out = append(*out, s)
 			}
