@@ -91,7 +91,14 @@ func textNotFound(id string) string { return id + " does not exist. See `/incide
 
 // textForbidden names the role the person lacks.
 func textForbidden(e *bot.ForbiddenError) string {
-	return fmt.Sprintf("Sorry, only a %s may %s. Ask your herald admins to add you to `roles.%ss` if you should.", e.Role, e.Action, e.Role)
+	return fmt.Sprintf("Sorry, only %s %s may %s. Ask your herald admins to add you to `roles.%ss` if you should.", article(e.Role), e.Role, e.Action, e.Role)
+}
+
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiouAEIOU", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 func textProblems(problems map[string]string) string {
