@@ -33,8 +33,12 @@ func TestUnsignedRequestsAre401AndDoNothing(t *testing.T) {
 				r, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(string(payload)))
 				return r
 			}},
-			{"wrong secret", func() *http.Request { return wrong.Request(h.srv.URL+path, "application/x-www-form-urlencoded", payload) }},
-			{"stale timestamp", func() *http.Request { return stale.Request(h.srv.URL+path, "application/x-www-form-urlencoded", payload) }},
+			{"wrong secret", func() *http.Request {
+				return wrong.Request(h.srv.URL+path, "application/x-www-form-urlencoded", payload)
+			}},
+			{"stale timestamp", func() *http.Request {
+				return stale.Request(h.srv.URL+path, "application/x-www-form-urlencoded", payload)
+			}},
 			{"body changed after signing", func() *http.Request {
 				r := h.signer.Request(h.srv.URL+path, "application/x-www-form-urlencoded", payload)
 				tampered := append([]byte(nil), payload...)
@@ -144,7 +148,9 @@ func TestCommands(t *testing.T) {
 		{name: "bad severity shows new's usage", text: "new DB down --sev 9", wantAck: "/incident new <title> [--sev 1..4]"},
 		{name: "new with severity", text: "new DB &amp; cache down --sev 1", wantAck: "Declaring *DB &amp; cache down* (SEV1)", wantCall: "declare U00FAKEUSER2 DB & cache down 1"},
 		{name: "refused declare names the role", text: "new DB down",
-			setup:   func(w *fakeWorkflow) { w.declareErr = &bot.ForbiddenError{Role: bot.RoleResponder, Action: "declare an incident"} },
+			setup: func(w *fakeWorkflow) {
+				w.declareErr = &bot.ForbiddenError{Role: bot.RoleResponder, Action: "declare an incident"}
+			},
 			wantAck: "Declaring", wantCall: "declare", wantTell: "only a responder may declare an incident"},
 		{name: "status of the newest open incident", text: "status",
 			setup:    func(w *fakeWorkflow) { w.open = []bot.Incident{{ID: "INC-7"}} },
