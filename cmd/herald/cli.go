@@ -114,13 +114,16 @@ func (versionCmd) Run(e *runEnv) error {
 
 // versionString is "herald v1.2.3 (commit abc1234, go1.26.0, linux/amd64)".
 func versionString() string {
-	commit := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	commit := commit
+	if bi, ok := debug.ReadBuildInfo(); ok && commit == "" {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" && len(s.Value) >= 7 {
 				commit = s.Value[:7]
 			}
 		}
+	}
+	if commit == "" {
+		commit = "unknown"
 	}
 	return fmt.Sprintf("herald %s (commit %s, %s, %s/%s)", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -10,8 +10,12 @@ import (
 	"syscall"
 )
 
-// version is set at build time: -ldflags "-X main.version=v1.2.3".
-var version = "dev"
+// Set at build time: -ldflags "-X main.version=v1.2.3 -X main.commit=abc1234"
+// (make build does it). Without them, the commit comes from Go's VCS stamp.
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
