@@ -79,7 +79,11 @@ func (f *Frontend) CommandsHandler() http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), f.cfg.Budget)
 		defer cancel()
-		writeJSON(w, f.Command(ctx, sc))
+		if msg := f.Command(ctx, sc); msg != nil {
+			writeJSON(w, msg)
+			return
+		}
+		w.WriteHeader(http.StatusOK) // an empty ack shows nothing (a modal opened)
 	})
 }
 
