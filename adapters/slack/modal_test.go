@@ -44,7 +44,7 @@ func chooseTemplate(view slackapi.View, template string) []byte {
 	m["actions"] = []any{map[string]any{
 		"type": "static_select", "action_id": blockTemplate, "block_id": blockTemplate,
 		"selected_option": map[string]any{"text": map[string]any{"type": "plain_text", "text": template}, "value": template},
-		"action_ts": "1769220166.113300",
+		"action_ts":       "1769220166.113300",
 	}}
 	b, _ := json.Marshal(m)
 	return b
