@@ -152,27 +152,36 @@ func richText(s string, st textRunStyle) map[string]any {
 	return map[string]any{"type": "RichTextBlock", "inlines": inlines}
 }
 
+// literalText shows s exactly: a quote is a person's words or the exact
+// text phones will receive, so not even *bold* marks are read.
+func literalText(s string) map[string]any {
+	return map[string]any{"type": "RichTextBlock", "inlines": []any{map[string]any{"type": "TextRun", "text": s}}}
+}
+
 type segment struct {
 	text string
 	bold bool
 }
 
 // splitBold cuts "a *b* c" into "a ", bold "b", " c". A '*' only opens bold
-// when a closing '*' follows on the same line with text in between, as in
-// Slack's mrkdwn, so "5 * 3" stays as it is.
+// when a closing '*' follows on the same line with text in between that
+// neither starts nor ends with a space, as in Slack's mrkdwn, so "5 * 3"
+// and "**x**" stay as they are.
 func splitBold(s string) []segment {
 	var out []segment
 	var plain strings.Builder
 	for i := 0; i < len(s); i++ {
-		if s[i] == '*' {
-			end := strings.IndexByte(s[i+1:], '*')
-			nl := strings.IndexByte(s[i+1:], '\n')
-			if end > 0 && (nl < 0 || end < nl) && s[i+1] != ' ' && s[i+end] != ' ' {
+		if s[i] == '*' && (i == 0 || s[i-1] != '*') && i+1 < len(s) && s[i+1] != '*' && s[i+1] != ' ' {
+			rest := s[i+1:]
+			end := strings.IndexByte(rest, '*')
+			nl := strings.IndexByte(rest, '\n')
+			closes := end > 0 && (nl < 0 || end < nl) && rest[end-1] != ' ' && (end+1 == len(rest) || rest[end+1] != '*')
+			if closes {
 				if plain.Len() > 0 {
 					out = append(out, segment{text: plain.String()})
 					plain.Reset()
 				}
-				out = append(out, segment{text: s[i+1 : i+1+end], bold: true})
+				out = append(out, segment{text: rest[:end], bold: true})
 				i += end + 1
 				continue
 			}
@@ -200,7 +209,7 @@ func quote(s string) map[string]any {
 		"type":  "Container",
 		"style": "emphasis",
 		"bleed": false,
-		"items": []any{richText(s, textRunStyle{})},
+		"items": []any{literalText(s)},
 	}
 }
 

@@ -474,4 +474,3 @@ func TestTransientConnectorFailuresAreRetried(t *testing.T) {
 		t.Fatalf("incident %+v (%v) has no thread", inc, err)
 	}
 }
-
