@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/slack-go/slack"
 
@@ -12,8 +11,12 @@ import (
 )
 
 // ephemeralMsg is a slash command answer only the person sees.
-func ephemeralMsg(text string) *slack.Msg {
-	return &slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: text}
+func ephemeralMsg(r reply) *slack.Msg {
+	m := &slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: r.text}
+	if len(r.blocks) > 0 {
+		m.Blocks = slack.Blocks{BlockSet: r.blocks}
+	}
+	return m
 }
 
 // Command handles one /incident command and returns the acknowledgement to
@@ -21,31 +24,32 @@ func ephemeralMsg(text string) *slack.Msg {
 // a modal is opened before returning.
 func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 	cmd, err := ParseCommand(sc.Text)
-	if err != nil {
-		return ephemeralMsg(f.userMessage(ctx, err))
+	var usage *UsageError
+	if errors.As(err, &usage) {
+		return ephemeralMsg(slackText(textUsageError(usage)))
 	}
 	by := actorOf(sc.UserID, sc.UserName)
 	switch cmd.Name {
 	case cmdHelp:
-		return ephemeralMsg(textUsage)
+		return ephemeralMsg(slackText(textUsage))
 
 	case cmdNew:
 		ok := f.enqueue("declare", func(ctx context.Context) error {
 			inc, err := f.cfg.Workflow.Declare(ctx, by, cmd.Title, cmd.Severity, sc.ChannelID)
 			if err != nil {
-				return f.tell(ctx, sc, f.userMessage(ctx, fmt.Errorf("declaring %q: %w", cmd.Title, err)))
+				return f.tell(ctx, sc, coreMessage(f.refusal(ctx, fmt.Errorf("declaring %q: %w", cmd.Title, err))))
 			}
 			if inc.Thread.Channel != "" && inc.Thread.Channel != sc.ChannelID {
-				return f.tell(ctx, sc, textDeclaredElsewhere(inc))
+				return f.tell(ctx, sc, slackText(textDeclaredElsewhere(inc)))
 			}
 			return nil
 		})
 		return f.accepted(ok, textDeclaring(cmd.Title, cmd.Severity))
 
 	case cmdNotify:
-		inc, msg := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)
-		if msg != "" {
-			return ephemeralMsg(msg)
+		inc, r := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)
+		if inc == "" {
+			return ephemeralMsg(r)
 		}
 		if err := f.openCompose(ctx, sc.TriggerID, composeMeta{Incident: inc, Channel: sc.ChannelID}); err != nil {
 			return ephemeralMsg(f.modalError(ctx, err))
@@ -53,41 +57,31 @@ func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Ms
 		return nil
 
 	case cmdStatus:
-		inc, msg := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)
-		if msg != "" {
-			return ephemeralMsg(msg)
+		inc, r := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)
+		if inc == "" {
+			return ephemeralMsg(r)
 		}
 		rep, err := f.cfg.Workflow.Status(ctx, inc)
 		if err != nil {
-			return ephemeralMsg(f.userMessage(ctx, fmt.Errorf("reporting on %s: %w", inc, err)))
+			return ephemeralMsg(coreMessage(f.refusal(ctx, fmt.Errorf("reporting on %s: %w", inc, err))))
 		}
-		return ephemeralMsg(textStatus(rep))
+		return ephemeralMsg(coreMessage(bot.StatusMessage(rep, f.cfg.Clock.Now())))
 
 	case cmdList:
 		incs, err := f.cfg.Workflow.List(ctx, !cmd.All)
 		if err != nil {
-			return ephemeralMsg(f.userMessage(ctx, fmt.Errorf("listing incidents: %w", err)))
+			return ephemeralMsg(coreMessage(f.refusal(ctx, fmt.Errorf("listing incidents: %w", err))))
 		}
-		if len(incs) == 0 {
-			if cmd.All {
-				return ephemeralMsg(textNoIncidentsAtAll)
-			}
-			return ephemeralMsg(textNoIncidents)
-		}
-		lines := make([]string, 0, len(incs))
-		for _, inc := range incs {
-			lines = append(lines, textIncidentLine(inc))
-		}
-		return ephemeralMsg(strings.Join(lines, "\n"))
+		return ephemeralMsg(coreMessage(bot.ListMessage(incs, !cmd.All, f.cfg.Clock.Now())))
 
 	case cmdResolve:
-		inc, msg := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)
-		if msg != "" {
-			return ephemeralMsg(msg)
+		inc, r := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)
+		if inc == "" {
+			return ephemeralMsg(r)
 		}
 		ok := f.enqueue("resolve", func(ctx context.Context) error {
 			if _, err := f.cfg.Workflow.Resolve(ctx, by, inc); err != nil {
-				return f.tell(ctx, sc, f.userMessage(ctx, fmt.Errorf("resolving %s: %w", inc, err)))
+				return f.tell(ctx, sc, coreMessage(f.refusal(ctx, fmt.Errorf("resolving %s: %w", inc, err))))
 			}
 			return nil
 		})
@@ -95,74 +89,74 @@ func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Ms
 
 	case cmdReply:
 		if f.cfg.Replier == nil {
-			return ephemeralMsg(textReplyMissing)
+			return ephemeralMsg(slackText(textReplyMissing))
 		}
-		id, msg := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)
-		if msg != "" {
-			return ephemeralMsg(msg)
+		id, r := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)
+		if id == "" {
+			return ephemeralMsg(r)
 		}
 		ok := f.enqueue("reply", func(ctx context.Context) error {
 			inc, err := f.cfg.Workflow.Incident(ctx, id)
 			if err == nil {
 				var r bot.Recipient
 				if r, err = f.cfg.Replier.Answer(ctx, by, inc, cmd.Who, cmd.Text); err == nil {
-					return f.tell(ctx, sc, textReplied(r))
+					return f.tell(ctx, sc, slackText(textReplied(r)))
 				}
 			}
-			return f.tell(ctx, sc, f.userMessage(ctx, fmt.Errorf("answering %s about %s: %w", cmd.Who, id, err)))
+			return f.tell(ctx, sc, coreMessage(f.refusal(ctx, fmt.Errorf("answering %s about %s: %w", cmd.Who, id, err))))
 		})
 		return f.accepted(ok, textReplying(cmd.Who))
 
 	case cmdFailover:
 		if f.cfg.Failover == nil {
-			return ephemeralMsg(textFailoverMissing)
+			return ephemeralMsg(slackText(textFailoverMissing))
 		}
 		ok := f.enqueue("failover", func(ctx context.Context) error {
 			if err := f.cfg.Failover.SetFailover(ctx, by, cmd.On); err != nil {
-				return f.tell(ctx, sc, f.userMessage(ctx, fmt.Errorf("switching failover: %w", err)))
+				return f.tell(ctx, sc, coreMessage(f.refusal(ctx, fmt.Errorf("switching failover: %w", err))))
 			}
-			return f.tell(ctx, sc, textFailoverSwitched(cmd.On))
+			return f.tell(ctx, sc, slackText(textFailoverSwitched(cmd.On)))
 		})
 		return f.accepted(ok, textFailoverSwitching(cmd.On))
 	}
-	return ephemeralMsg(textUsage)
+	return ephemeralMsg(slackText(textUsage))
 }
 
 func (f *Frontend) accepted(ok bool, text string) *slack.Msg {
 	if !ok {
-		return ephemeralMsg(textBusy)
+		return ephemeralMsg(slackText(textBusy))
 	}
-	return ephemeralMsg(text)
+	return ephemeralMsg(slackText(text))
 }
 
 // tell answers the person who typed a command, in its channel.
-func (f *Frontend) tell(ctx context.Context, sc slack.SlashCommand, text string) error {
-	return f.ephemeral(ctx, sc.ChannelID, sc.UserID, text)
+func (f *Frontend) tell(ctx context.Context, sc slack.SlashCommand, r reply) error {
+	return f.ephemeral(ctx, sc.ChannelID, sc.UserID, r)
 }
 
 // resolveIncident finds the incident a command is about: the one named, or
-// the newest open one in the channel, or the only open one anywhere. msg is
-// what to tell the person when there is none.
-func (f *Frontend) resolveIncident(ctx context.Context, id, channel string) (incidentID, msg string) {
-	if id != "" {
-		return id, ""
+// the newest open one in the channel, or the only open one anywhere. When
+// there is none, id is empty and r says why.
+func (f *Frontend) resolveIncident(ctx context.Context, named, channel string) (id string, r reply) {
+	if named != "" {
+		return named, reply{}
 	}
 	inc, err := f.cfg.Workflow.NewestOpen(ctx, channel)
 	if err == nil {
-		return inc.ID, ""
+		return inc.ID, reply{}
 	}
 	if !errors.Is(err, bot.ErrNotFound) {
-		return "", f.userMessage(ctx, fmt.Errorf("finding the open incident in %s: %w", channel, err))
+		return "", coreMessage(f.refusal(ctx, fmt.Errorf("finding the open incident in %s: %w", channel, err)))
 	}
 	open, err := f.cfg.Workflow.List(ctx, true)
 	if err != nil {
-		return "", f.userMessage(ctx, fmt.Errorf("listing open incidents: %w", err))
+		return "", coreMessage(f.refusal(ctx, fmt.Errorf("listing open incidents: %w", err)))
 	}
 	switch len(open) {
 	case 0:
-		return "", textNoOpenIncident
+		return "", slackText(textNoOpenIncident)
 	case 1:
-		return open[0].ID, ""
+		return open[0].ID, reply{}
 	}
-	return "", textManyOpen
+	return "", slackText(textManyOpen)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +70,8 @@ type Config struct {
 	Failover FailoverSwitch // nil: /incident failover says it is not available
 	Threads  ThreadWatcher  // nil: thread messages are ignored
 
+	Clock bot.Clock // for "open for 1h 12m" in status and list; default the wall clock
+
 	// OnResult sees every Web API result (views.open, chat.postEphemeral...),
 	// like ChatOptions.OnResult.
 	OnResult func(method string, err error)
@@ -125,6 +128,9 @@ func NewFrontend(cfg Config) (*Frontend, error) {
 	}
 	if cfg.Budget <= 0 {
 		cfg.Budget = 2500 * time.Millisecond
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = bot.SystemClock{}
 	}
 	f := &Frontend{cfg: cfg, jobs: make(chan job, cfg.QueueSize)}
 	f.base, f.stop = context.WithCancel(context.Background())
@@ -196,9 +202,26 @@ func (f *Frontend) observe(method string, err error) error {
 	return err
 }
 
-// ephemeral shows text to one person in a channel.
-func (f *Frontend) ephemeral(ctx context.Context, channel, user, text string) error {
-	_, err := f.cfg.API.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
+// reply is something to show one person: Slack-only mrkdwn text, or a core
+// message rendered as blocks.
+type reply struct {
+	text   string // mrkdwn; the notification text when there are blocks
+	blocks []slack.Block
+}
+
+// slackText is a reply of Slack-only text (from text.go, already escaped).
+func slackText(s string) reply { return reply{text: s} }
+
+// coreMessage is a reply of one of the core's messages.
+func coreMessage(m bot.Message) reply { return reply{text: FallbackText(m), blocks: Render(m)} }
+
+// ephemeral shows a reply to one person in a channel.
+func (f *Frontend) ephemeral(ctx context.Context, channel, user string, r reply) error {
+	opts := []slack.MsgOption{slack.MsgOptionText(r.text, false)}
+	if len(r.blocks) > 0 {
+		opts = append(opts, slack.MsgOptionBlocks(r.blocks...))
+	}
+	_, err := f.cfg.API.PostEphemeralContext(ctx, channel, user, opts...)
 	if f.observe("chat.postEphemeral", err) != nil {
 		return fmt.Errorf("telling %s in %s: %w", user, channel, err)
 	}
@@ -231,26 +254,27 @@ func (f *Frontend) within(ctx context.Context, fn func(ctx context.Context) erro
 	return false, nil
 }
 
-// userMessage is what a person is told when a workflow call failed: the
-// refusal or the problem, or a generic apology (with the error reported).
-func (f *Frontend) userMessage(ctx context.Context, err error) string {
+// refusal is what a person is told when a workflow call failed: the core's
+// explanation (missing role, problems, already decided, not found). Other
+// errors are reported too, since they are herald's fault, not the person's.
+func (f *Frontend) refusal(ctx context.Context, err error) bot.Message {
 	var forbidden *bot.ForbiddenError
 	var invalid *bot.ValidationError
-	var usage *UsageError
-	switch {
-	case errors.As(err, &forbidden):
-		return textForbidden(forbidden)
-	case errors.As(err, &invalid):
-		return textProblems(invalid.Problems)
-	case errors.As(err, &usage):
-		return textUsageError(usage)
-	case errors.Is(err, bot.ErrConflict):
-		return textAlreadyDecided
-	case errors.Is(err, bot.ErrNotFound):
-		return textNotFoundAny
+	if !errors.As(err, &forbidden) && !errors.As(err, &invalid) &&
+		!errors.Is(err, bot.ErrConflict) && !errors.Is(err, bot.ErrNotFound) {
+		f.report(ctx, err)
 	}
-	f.report(ctx, err)
-	return textSomethingWrong
+	return bot.RefusalMessage(err)
+}
+
+// refusalLine is the refusal as one short line, for a modal's input errors.
+func (f *Frontend) refusalLine(ctx context.Context, err error) string {
+	m := f.refusal(ctx, err)
+	line := m.Title
+	if m.Text != "" {
+		line += ": " + strings.ReplaceAll(m.Text, "\n", " ")
+	}
+	return truncate(line, maxErrorChars)
 }
 
 func actorOf(userID, name string) bot.Actor {

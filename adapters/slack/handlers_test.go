@@ -142,10 +142,10 @@ func TestCommands(t *testing.T) {
 		wantCall string // workflow call it leads to, "" for none
 		wantTell string // substring of a later ephemeral, "" for none
 	}{
-		{name: "help", text: "help", wantAck: "`new <title> [--sev 1..4]`"},
+		{name: "help", text: "help", wantAck: "`new &lt;title&gt; [--sev 1..4]`"},
 		{name: "empty is help", text: "", wantAck: "*Usage:*"},
 		{name: "unknown subcommand shows usage", text: "frobnicate now", wantAck: `does not know the command "frobnicate"`},
-		{name: "bad severity shows new's usage", text: "new DB down --sev 9", wantAck: "/incident new <title> [--sev 1..4]"},
+		{name: "bad severity shows new's usage", text: "new DB down --sev 9", wantAck: "/incident new &lt;title&gt; [--sev 1..4]"},
 		{name: "new with severity", text: "new DB &amp; cache down --sev 1", wantAck: "Declaring *DB &amp; cache down* (SEV1)", wantCall: "declare U00FAKEUSER2 DB & cache down 1"},
 		{name: "refused declare names the role", text: "new DB down",
 			setup: func(w *fakeWorkflow) {
@@ -154,13 +154,13 @@ func TestCommands(t *testing.T) {
 			wantAck: "Declaring", wantCall: "declare", wantTell: "only a responder may declare an incident"},
 		{name: "status of the newest open incident", text: "status",
 			setup:    func(w *fakeWorkflow) { w.open = []bot.Incident{{ID: "INC-7"}} },
-			wantAck:  "• B-7-1 `investigating` to it-ops: sending (8 delivered, 1 failed)",
+			wantAck:  "*B-7-1* · it-ops · investigating · sent by Sam to 2 people · 8 delivered, 1 failed",
 			wantCall: "status INC-7"},
 		{name: "status with no open incident", text: "status", wantAck: "no open incident"},
 		{name: "list", text: "list", setup: func(w *fakeWorkflow) {
 			w.open = []bot.Incident{{ID: "INC-7", Title: "DB <down>", Severity: 2, State: bot.IncidentOpen}}
-		}, wantAck: "*INC-7* DB &lt;down&gt; · SEV2 · open"},
-		{name: "list empty", text: "list", wantAck: "No open incidents."},
+		}, wantAck: "*INC-7* · SEV2 · DB &lt;down&gt; · Open"},
+		{name: "list empty", text: "list", wantAck: "No open incidents"},
 		{name: "resolve named", text: "resolve inc-7", wantAck: "Resolving INC-7", wantCall: "resolve U00FAKEUSER2 INC-7"},
 		{name: "reply without a replier", text: "reply INC-7 dana on it", wantAck: "not available"},
 		{name: "failover without a switch", text: "failover on", wantAck: "not available"},
@@ -357,10 +357,10 @@ func TestApproveButton(t *testing.T) {
 	})
 	t.Run("a second click on a decided update", func(t *testing.T) {
 		h := newHarness(t)
-		h.wf.approveErr = bot.ErrConflict
+		h.wf.approveErr = &bot.DecidedError{BroadcastID: "B-7-1", State: bot.BroadcastApproved, By: bot.Actor{ID: "U0LEE", Name: "Lee"}}
 		h.interact(blockActions(bot.ActionApprove, "B-7-1"))
 		if _, err := h.slack.WaitFor(h.ctx(), func(c slackapi.Call) bool {
-			return c.Method == "chat.postEphemeral" && c.Params.Get("text") == textAlreadyDecided
+			return c.Method == "chat.postEphemeral" && strings.Contains(c.Params.Get("text"), "B-7-1 was already approved by Lee")
 		}); err != nil {
 			t.Fatal(err)
 		}

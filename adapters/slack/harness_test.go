@@ -91,7 +91,9 @@ func (w *fakeWorkflow) Status(_ context.Context, id string) (bot.StatusReport, e
 	return bot.StatusReport{Incident: bot.Incident{ID: id, Title: "Database outage", Severity: 2, State: bot.IncidentOpen,
 		DeclaredAt: time.Date(2026, 3, 1, 14, 2, 0, 0, time.UTC)},
 		Broadcasts: []bot.BroadcastStatus{{
-			Broadcast: bot.Broadcast{ID: "B-7-1", State: bot.BroadcastSending, Draft: bot.Draft{Template: "investigating", Audiences: []string{"it-ops"}}},
+			Broadcast: bot.Broadcast{ID: "B-7-1", State: bot.BroadcastSending, Total: 2,
+				RequestedBy: bot.Actor{ID: "U0SAM", Name: "Sam"}, DecidedBy: bot.Actor{ID: "U0SAM", Name: "Sam"},
+				Draft: bot.Draft{Template: "investigating", Audiences: []string{"it-ops"}}},
 			Counts:    bot.Counts{bot.DeliveryDelivered: 8, bot.DeliveryFailed: 1},
 		}}}, nil
 }

@@ -57,11 +57,11 @@ func channelOf(cb slack.InteractionCallback) string {
 func (f *Frontend) blockAction(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction) {
 	by := actorOf(cb.User.ID, cb.User.Name)
 	channel := channelOf(cb)
-	tell := func(ctx context.Context, text string) error {
+	tell := func(ctx context.Context, r reply) error {
 		if channel == "" {
 			return nil // a modal has no channel to answer in
 		}
-		return f.ephemeral(ctx, channel, cb.User.ID, text)
+		return f.ephemeral(ctx, channel, cb.User.ID, r)
 	}
 	switch {
 	case cb.View.CallbackID == callbackCompose && a.ActionID == blockTemplate:
@@ -83,22 +83,22 @@ func (f *Frontend) blockAction(ctx context.Context, cb slack.InteractionCallback
 		id := a.Value
 		if !f.enqueue("approve", func(ctx context.Context) error {
 			if _, err := f.cfg.Workflow.Approve(ctx, by, id); err != nil {
-				return tell(ctx, f.userMessage(ctx, fmt.Errorf("approving %s: %w", id, err)))
+				return tell(ctx, coreMessage(f.refusal(ctx, fmt.Errorf("approving %s: %w", id, err))))
 			}
 			return nil
 		}) {
-			_ = f.report2(ctx, tell(ctx, textBusy))
+			_ = f.report2(ctx, tell(ctx, slackText(textBusy)))
 		}
 
 	case a.ActionID == bot.ActionResolve:
 		id := a.Value
 		if !f.enqueue("resolve", func(ctx context.Context) error {
 			if _, err := f.cfg.Workflow.Resolve(ctx, by, id); err != nil {
-				return tell(ctx, f.userMessage(ctx, fmt.Errorf("resolving %s: %w", id, err)))
+				return tell(ctx, coreMessage(f.refusal(ctx, fmt.Errorf("resolving %s: %w", id, err))))
 			}
 			return nil
 		}) {
-			_ = f.report2(ctx, tell(ctx, textBusy))
+			_ = f.report2(ctx, tell(ctx, slackText(textBusy)))
 		}
 	}
 	// Other actions (links, other apps' buttons) need nothing from herald.
@@ -125,12 +125,12 @@ func (f *Frontend) openCompose(ctx context.Context, triggerID string, meta compo
 }
 
 // modalError is what to tell someone whose modal did not open.
-func (f *Frontend) modalError(ctx context.Context, err error) string {
+func (f *Frontend) modalError(ctx context.Context, err error) reply {
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) && se.Err == "expired_trigger_id" {
-		return textTriggerExpired
+		return slackText(textTriggerExpired)
 	}
-	return f.userMessage(ctx, err)
+	return coreMessage(f.refusal(ctx, err))
 }
 
 // updateCompose shows the chosen template's fields (dispatch_action on the
@@ -179,10 +179,8 @@ func (f *Frontend) submitCompose(ctx context.Context, cb slack.InteractionCallba
 		return errorsOn(map[string]string{blockAudiences: textSlow}), nil
 	case errors.As(err, &invalid):
 		return errorsOn(invalid.Problems), nil
-	case errors.Is(err, bot.ErrNotFound):
-		return errorsOn(map[string]string{blockAudiences: textNotFound(meta.Incident)}), nil
 	case err != nil:
-		return errorsOn(map[string]string{blockAudiences: f.userMessage(ctx, fmt.Errorf("previewing an update for %s: %w", meta.Incident, err))}), nil
+		return errorsOn(map[string]string{blockAudiences: f.refusalLine(ctx, fmt.Errorf("previewing an update for %s: %w", meta.Incident, err))}), nil
 	case len(p.Problems) > 0:
 		return errorsOn(p.Problems), nil
 	}
@@ -215,11 +213,11 @@ func (f *Frontend) submitConfirm(ctx context.Context, cb slack.InteractionCallba
 			f.report(ctx, err)
 			return
 		}
-		text := textSubmitted(b)
+		r := slackText(textSubmitted(b))
 		if err != nil {
-			text = f.userMessage(ctx, fmt.Errorf("sending an update for %s: %w", d.IncidentID, err))
+			r = coreMessage(f.refusal(ctx, fmt.Errorf("sending an update for %s: %w", d.IncidentID, err)))
 		}
-		f.report(ctx, f.ephemeral(ctx, meta.Channel, cb.User.ID, text))
+		f.report(ctx, f.ephemeral(ctx, meta.Channel, cb.User.ID, r))
 	})
 	var invalid *bot.ValidationError
 	switch {
@@ -235,7 +233,7 @@ func (f *Frontend) submitConfirm(ctx context.Context, cb slack.InteractionCallba
 		}
 		return slack.NewUpdateViewSubmissionResponse(&view), nil
 	case err != nil:
-		view := doneView(f.userMessage(ctx, fmt.Errorf("sending an update for %s: %w", d.IncidentID, err)))
+		view := refusalView(f.refusal(ctx, fmt.Errorf("sending an update for %s: %w", d.IncidentID, err)))
 		return slack.NewUpdateViewSubmissionResponse(&view), nil
 	}
 	view := doneView(textSubmitted(b))
@@ -261,13 +259,13 @@ func (f *Frontend) submitReject(ctx context.Context, cb slack.InteractionCallbac
 		return err
 	}, func(ctx context.Context, err error) {
 		if err != nil && meta.Channel != "" {
-			f.report(ctx, f.ephemeral(ctx, meta.Channel, cb.User.ID, f.userMessage(ctx, fmt.Errorf("rejecting %s: %w", meta.Broadcast, err))))
+			f.report(ctx, f.ephemeral(ctx, meta.Channel, cb.User.ID, coreMessage(f.refusal(ctx, fmt.Errorf("rejecting %s: %w", meta.Broadcast, err)))))
 		}
 	})
 	if !done || err == nil {
 		return nil, nil // closes the modal; the thread shows the rejection
 	}
 	return slack.NewErrorsViewSubmissionResponse(map[string]string{
-		blockReason: truncate(f.userMessage(ctx, fmt.Errorf("rejecting %s: %w", meta.Broadcast, err)), 150),
+		blockReason: f.refusalLine(ctx, fmt.Errorf("rejecting %s: %w", meta.Broadcast, err)),
 	}), nil
 }

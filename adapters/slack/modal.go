@@ -31,6 +31,7 @@ const (
 	maxFieldInput = 500
 	maxNoteInput  = 1000
 	maxOptionText = 75
+	maxErrorChars = 150 // what a response_action "errors" entry shows well
 )
 
 // composeMeta travels in the compose modal's private_metadata: which
@@ -218,6 +219,16 @@ func doneView(text string) slack.ModalViewRequest {
 	}
 }
 
+// refusalView replaces the modal with the core's explanation of a refusal.
+func refusalView(m bot.Message) slack.ModalViewRequest {
+	return slack.ModalViewRequest{
+		Type:   slack.VTModal,
+		Title:  plain(textDoneTitle),
+		Close:  plain(textClose),
+		Blocks: slack.Blocks{BlockSet: Render(m)},
+	}
+}
+
 // rejectView asks for the reason of a rejection.
 func rejectView(broadcastID, channel string) slack.ModalViewRequest {
 	in := slack.NewPlainTextInputBlockElement(nil, actionValue)
@@ -256,7 +267,7 @@ func inputErrors(view slack.View, problems map[string]string, fallback string) m
 	var stray []string
 	for _, k := range sortedKeys(problems) {
 		if inputs[k] {
-			out[k] = truncate(problems[k], 150)
+			out[k] = truncate(problems[k], maxErrorChars)
 		} else {
 			stray = append(stray, problems[k])
 		}
@@ -266,7 +277,7 @@ func inputErrors(view slack.View, problems map[string]string, fallback string) m
 		if prev, ok := out[fallback]; ok {
 			stray = append([]string{prev}, stray...)
 		}
-		out[fallback] = truncate(strings.Join(stray, " "), 150)
+		out[fallback] = truncate(strings.Join(stray, " "), maxErrorChars)
 	}
 	return out
 }

@@ -1,9 +1,11 @@
 package slack
 
 // Every piece of Slack-only text herald shows: usage help, acknowledgements,
-// refusals, modal titles and labels. The text of core messages (root message,
-// approval request, progress) comes from bot as bot.Message and is only
-// rendered here. Keep this the one place to read or translate them.
+// modal titles, labels and the preview's wording. The text of core messages
+// (root message, approval request, progress, status, list, refusals) comes
+// from bot as bot.Message and is only rendered here. Keep this the one place
+// to read or translate Slack's own text. Texts are mrkdwn, already escaped
+// where they carry anything a person typed.
 
 import (
 	"fmt"
@@ -12,7 +14,8 @@ import (
 	"github.com/heraldops/herald/bot"
 )
 
-const textUsage = "*Usage:* `/incident <command>`\n" +
+// textUsage is escaped: it shows <title> and the like literally.
+var textUsage = escape("*Usage:* `/incident <command>`\n" +
 	"• `new <title> [--sev 1..4]`: declare an incident\n" +
 	"• `notify [INC-n]`: compose an update to stakeholders\n" +
 	"• `status [INC-n]`: where an incident and its updates are\n" +
@@ -21,7 +24,7 @@ const textUsage = "*Usage:* `/incident <command>`\n" +
 	"• `reply [INC-n] <who> <text>`: answer a stakeholder by SMS or WhatsApp\n" +
 	"• `failover on|off`: force SMS-only mode, or end it\n" +
 	"• `help`: this list\n" +
-	"Without `INC-n`, the newest open incident in this channel is meant."
+	"Without `INC-n`, the newest open incident in this channel is meant.")
 
 // usageOf is the one-line usage of a subcommand, for argument errors.
 var usageOf = map[string]string{
@@ -37,9 +40,9 @@ var usageOf = map[string]string{
 
 func textUsageError(e *UsageError) string {
 	if e.Command == "" {
-		return e.Problem + "\n" + textUsage
+		return escape(e.Problem) + "\n" + textUsage
 	}
-	return e.Problem + "\n*Usage:* " + usageOf[e.Command]
+	return escape(e.Problem) + "\n*Usage:* " + escape(usageOf[e.Command])
 }
 
 func textDeclaring(title string, sev int) string {
@@ -76,30 +79,11 @@ const (
 	textReplyMissing     = "Answering stakeholders is not available in this installation."
 	textNoOpenIncident   = "There is no open incident in this channel. Name one, e.g. `INC-42`, or see `/incident list`."
 	textManyOpen         = "Several incidents are open; name one, e.g. `INC-42` (see `/incident list`)."
-	textNoIncidents      = "No open incidents."
-	textNoIncidentsAtAll = "No incidents yet."
 	textTriggerExpired   = "Slack took too long to open the form; please try again."
-	textSomethingWrong   = "Something went wrong on herald's side; please try again. If it keeps happening, tell your herald admins."
-	textAlreadyDecided   = "This update was already approved, rejected or expired."
 	textSlow             = "herald is slow to answer; it goes on in the background and tells you the result here."
 	textChooseTemplate   = "Choose a template to see its fields."
 	textTooLong          = "Too much text for one update; please shorten the fields."
-	textNotFoundAny      = "herald cannot find that incident or update. See `/incident list`."
 )
-
-func textNotFound(id string) string { return id + " does not exist. See `/incident list`." }
-
-// textForbidden names the role the person lacks.
-func textForbidden(e *bot.ForbiddenError) string {
-	return fmt.Sprintf("Sorry, only %s %s may %s. Ask your herald admins to add you to `roles.%ss` if you should.", article(e.Role), e.Role, e.Action, e.Role)
-}
-
-func article(word string) string {
-	if word != "" && strings.ContainsRune("aeiouAEIOU", rune(word[0])) {
-		return "an"
-	}
-	return "a"
-}
 
 func textProblems(problems map[string]string) string {
 	var b strings.Builder
@@ -108,68 +92,6 @@ func textProblems(problems map[string]string) string {
 		b.WriteString("\n• " + escape(problems[k]))
 	}
 	return b.String()
-}
-
-// ---- status and list ----
-
-func textIncidentLine(inc bot.Incident) string {
-	state := "open"
-	if inc.State == bot.IncidentResolved {
-		state = "resolved"
-	}
-	return fmt.Sprintf("*%s* %s · SEV%d · %s · declared %s", inc.ID, escape(inc.Title), inc.Severity, state, inc.DeclaredAt.UTC().Format("Jan 2 15:04 MST"))
-}
-
-func textStatus(rep bot.StatusReport) string {
-	var b strings.Builder
-	b.WriteString(textIncidentLine(rep.Incident))
-	if len(rep.Broadcasts) == 0 {
-		b.WriteString("\nNo updates sent yet. `/incident notify " + rep.Incident.ID + "` composes one.")
-		return b.String()
-	}
-	for _, bs := range rep.Broadcasts {
-		br := bs.Broadcast
-		fmt.Fprintf(&b, "\n• %s `%s` to %s: %s", br.ID, escape(br.Draft.Template), escape(strings.Join(br.Draft.Audiences, ", ")), textBroadcastState(br.State))
-		if counts := textCounts(bs.Counts); counts != "" {
-			b.WriteString(" (" + counts + ")")
-		}
-	}
-	return b.String()
-}
-
-func textBroadcastState(s bot.BroadcastState) string {
-	switch s {
-	case bot.BroadcastPendingApproval:
-		return "waiting for approval"
-	case bot.BroadcastApproved:
-		return "approved"
-	case bot.BroadcastRejected:
-		return "rejected"
-	case bot.BroadcastExpired:
-		return "approval expired"
-	case bot.BroadcastSending:
-		return "sending"
-	case bot.BroadcastDone:
-		return "done"
-	}
-	return string(s)
-}
-
-// countOrder is how delivery counts are listed: along the way to the phone,
-// then the failures.
-var countOrder = []bot.DeliveryState{
-	bot.DeliveryPending, bot.DeliverySending, bot.DeliveryQueued, bot.DeliverySent,
-	bot.DeliveryDelivered, bot.DeliveryRead, bot.DeliveryFailed, bot.DeliveryUndelivered, bot.DeliveryOptedOut,
-}
-
-func textCounts(c bot.Counts) string {
-	var parts []string
-	for _, st := range countOrder {
-		if n := c[st]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ReplaceAll(string(st), "_", " ")))
-		}
-	}
-	return strings.Join(parts, ", ")
 }
 
 // ---- modals ----
@@ -259,8 +181,6 @@ func textSubmitted(b bot.Broadcast) string {
 	}
 	return fmt.Sprintf("%s is on its way to %d %s. Progress is shown in the incident thread.", b.ID, b.Total, plural(b.Total, "person", "people"))
 }
-
-func textRejected(id string) string { return id + " rejected." }
 
 func plural(n int, one, many string) string {
 	if n == 1 {
