@@ -94,7 +94,7 @@ func (w *fakeWorkflow) Status(_ context.Context, id string) (bot.StatusReport, e
 			Broadcast: bot.Broadcast{ID: "B-7-1", State: bot.BroadcastSending, Total: 2,
 				RequestedBy: bot.Actor{ID: "U0SAM", Name: "Sam"}, DecidedBy: bot.Actor{ID: "U0SAM", Name: "Sam"},
 				Draft: bot.Draft{Template: "investigating", Audiences: []string{"it-ops"}}},
-			Counts:    bot.Counts{bot.DeliveryDelivered: 8, bot.DeliveryFailed: 1},
+			Counts: bot.Counts{bot.DeliveryDelivered: 8, bot.DeliveryFailed: 1},
 		}}}, nil
 }
 

@@ -74,15 +74,15 @@ func textFailoverSwitched(on bool) string {
 func textReplied(r bot.Recipient) string { return "Answer sent to " + escape(r.Name) + "." }
 
 const (
-	textBusy             = "herald is busy right now; please try again in a moment."
-	textFailoverMissing  = "Failover switching is not available in this installation."
-	textReplyMissing     = "Answering stakeholders is not available in this installation."
-	textNoOpenIncident   = "There is no open incident in this channel. Name one, e.g. `INC-42`, or see `/incident list`."
-	textManyOpen         = "Several incidents are open; name one, e.g. `INC-42` (see `/incident list`)."
-	textTriggerExpired   = "Slack took too long to open the form; please try again."
-	textSlow             = "herald is slow to answer; it goes on in the background and tells you the result here."
-	textChooseTemplate   = "Choose a template to see its fields."
-	textTooLong          = "Too much text for one update; please shorten the fields."
+	textBusy            = "herald is busy right now; please try again in a moment."
+	textFailoverMissing = "Failover switching is not available in this installation."
+	textReplyMissing    = "Answering stakeholders is not available in this installation."
+	textNoOpenIncident  = "There is no open incident in this channel. Name one, e.g. `INC-42`, or see `/incident list`."
+	textManyOpen        = "Several incidents are open; name one, e.g. `INC-42` (see `/incident list`)."
+	textTriggerExpired  = "Slack took too long to open the form; please try again."
+	textSlow            = "herald is slow to answer; it goes on in the background and tells you the result here."
+	textChooseTemplate  = "Choose a template to see its fields."
+	textTooLong         = "Too much text for one update; please shorten the fields."
 )
 
 func textProblems(problems map[string]string) string {
