@@ -1,6 +1,7 @@
 package teams_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -242,3 +243,5 @@ func buttonData(t testing.TB, card map[string]any, title string) map[string]any 
 	}
 	return out
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

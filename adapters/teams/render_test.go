@@ -85,10 +85,10 @@ func TestRenderGolden(t *testing.T) {
 			},
 		},
 		"approval_request": {
-			Title:  "Approval needed: update to executives, it-ops (3 people)",
-			Text:   "Test User wants to send this update for INC-42. Read it, then *Approve* to send it now, or *Reject* with a reason.",
-			Quote:  "[SEV2] Checkout fails for EU customers: we are investigating. Next update 15:30.",
-			Fields: []bot.Field{{Label: "Recipients", Value: "3 people: 2 WhatsApp, 1 SMS"}, {Label: "SMS", Value: "1 segment, GSM-7, 112 characters"}},
+			Title:   "Approval needed: update to executives, it-ops (3 people)",
+			Text:    "Test User wants to send this update for INC-42. Read it, then *Approve* to send it now, or *Reject* with a reason.",
+			Quote:   "[SEV2] Checkout fails for EU customers: we are investigating. Next update 15:30.",
+			Fields:  []bot.Field{{Label: "Recipients", Value: "3 people: 2 WhatsApp, 1 SMS"}, {Label: "SMS", Value: "1 segment, GSM-7, 112 characters"}},
 			Context: "INC-42-B1 · expires in 30 min: if nobody decides, nothing is sent",
 			Actions: []bot.Action{
 				{ID: bot.ActionApprove, Label: "Approve", Value: "INC-42-B1", Style: bot.StylePrimary},
