@@ -80,7 +80,7 @@ func ParseCommand(text string) (Command, error) {
 		switch len(args) {
 		case 0:
 		case 1:
-			id, err := bot.ParseIncidentID(args[0])
+			id, err := parseIncidentID(args[0])
 			if err != nil {
 				return Command{}, &UsageError{Command: name, Problem: fmt.Sprintf("%q is not an incident id like INC-42.", args[0])}
 			}
@@ -146,7 +146,7 @@ func parseReply(rest string) (Command, error) {
 	c := Command{Name: cmdReply}
 	first, after := cutWord(rest)
 	if strings.HasPrefix(strings.ToUpper(first), "INC-") {
-		id, err := bot.ParseIncidentID(first)
+		id, err := parseIncidentID(first)
 		if err != nil {
 			return Command{}, &UsageError{Command: cmdReply, Problem: fmt.Sprintf("%q is not an incident id like INC-42.", truncate(first, 30))}
 		}
@@ -158,6 +158,19 @@ func parseReply(rest string) (Command, error) {
 		return Command{}, &UsageError{Command: cmdReply, Problem: "Say whom to answer and what."}
 	}
 	return c, nil
+}
+
+// parseIncidentID is bot.ParseIncidentID, also refusing ids the core would
+// not read back (it takes a bare "1000000000" but not "INC-1000000000").
+func parseIncidentID(s string) (string, error) {
+	id, err := bot.ParseIncidentID(s)
+	if err != nil {
+		return "", err
+	}
+	if _, err := bot.ParseIncidentID(id); err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 var slackRef = regexp.MustCompile(`<([^<>|]*)(?:\|([^<>]*))?>`)
