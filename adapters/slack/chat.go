@@ -221,7 +221,8 @@ type localLimiter struct {
 }
 
 type localBucket struct {
-	next time.Time // when the next token is free (GCRA: theoretical arrival time)
+	next   time.Time // when the next token is free (GCRA: theoretical arrival time)
+	paused time.Time // no token before this, burst or not (Slack said 429)
 }
 
 func newLocalLimiter() *localLimiter { return &localLimiter{buckets: map[string]*localBucket{}} }
@@ -241,9 +242,9 @@ func (l *localLimiter) Reserve(_ context.Context, key string, rate float64, burs
 	if b.next.Before(now) {
 		b.next = now
 	}
-	wait := b.next.Sub(now) - time.Duration(burst-1)*interval
+	wait := max(b.next.Sub(now)-time.Duration(burst-1)*interval, b.paused.Sub(now), 0)
 	b.next = b.next.Add(interval)
-	return max(wait, 0), nil
+	return wait, nil
 }
 
 // Pause holds every token of key back for d.
@@ -255,8 +256,8 @@ func (l *localLimiter) Pause(_ context.Context, key string, d time.Duration) err
 		b = &localBucket{}
 		l.buckets[key] = b
 	}
-	if until := time.Now().Add(d); b.next.Before(until) {
-		b.next = until
+	if until := time.Now().Add(d); b.paused.Before(until) {
+		b.paused = until
 	}
 	return nil
 }
