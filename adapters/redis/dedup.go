@@ -14,7 +14,7 @@ func (s *Store) FirstTime(ctx context.Context, key string, ttl time.Duration) (b
 	if ttl <= 0 {
 		return false, errors.New("de-duplicating: ttl must be positive")
 	}
-	first, err := s.rdb.SetNX(ctx, s.dedupKey(s.sealer.BlindIndex(key)), 1, max(ttl, time.Millisecond)).Result()
+	first, err := s.rdb.SetNX(ctx, s.dedupKey(key), 1, max(ttl, time.Millisecond)).Result()
 	if err != nil {
 		return false, fmt.Errorf("de-duplicating %s: %w", key, err)
 	}

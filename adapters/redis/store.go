@@ -128,9 +128,13 @@ func (s *Store) contactsKey(bi string) string { return s.prefix + "ph:{" + bi + 
 func (s *Store) contactKey(bi, inc string) string {
 	return s.prefix + "ph:{" + bi + "}:c:" + inc
 }
-func (s *Store) dedupKey(k string) string      { return s.prefix + "dedup:" + k }
+
+// Dedup and rate-limit keys are callers' strings, which may hold a phone
+// number (a sender number, an inbound message's origin): they are stored as
+// their blind index.
+func (s *Store) dedupKey(k string) string      { return s.prefix + "dedup:" + s.sealer.BlindIndex(k) }
 func (s *Store) streamKey(topic string) string { return s.prefix + "q:" + topic }
-func (s *Store) rateKey(k string) string       { return s.prefix + "rl:" + k }
+func (s *Store) rateKey(k string) string       { return s.prefix + "rl:" + s.sealer.BlindIndex(k) }
 func (s *Store) auditKey() string              { return s.prefix + "audit" }
 func (s *Store) incidentAuditKey(inc string) string {
 	return s.prefix + "audit:" + inc
