@@ -58,6 +58,9 @@ type Validator struct {
 	HTTP        *http.Client  // default: 10 s timeout
 	Refresh     time.Duration // default 24 h
 	Leeway      time.Duration // clock skew allowed; default 5 min
+	// Issuer is the token issuer; default BotFrameworkIssuer (sovereign
+	// clouds have their own, e.g. https://api.botframework.us).
+	Issuer string
 	Now         func() time.Time
 
 	fetchMu   sync.Mutex // one fetch at a time
@@ -112,9 +115,13 @@ func (v *Validator) Verify(ctx context.Context, authHeader string) (Claims, erro
 	}
 	var key signingKey
 	var keyErr error
+	issuer := v.Issuer
+	if issuer == "" {
+		issuer = BotFrameworkIssuer
+	}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods(allowedAlgs),
-		jwt.WithIssuer(BotFrameworkIssuer),
+		jwt.WithIssuer(issuer),
 		jwt.WithAudience(v.AppID),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(leeway),
