@@ -61,7 +61,7 @@ type Validator struct {
 	// Issuer is the token issuer; default BotFrameworkIssuer (sovereign
 	// clouds have their own, e.g. https://api.botframework.us).
 	Issuer string
-	Now         func() time.Time
+	Now    func() time.Time
 
 	fetchMu   sync.Mutex // one fetch at a time
 	mu        sync.RWMutex
