@@ -117,7 +117,7 @@ func (s *Store) BroadcastsOf(ctx context.Context, incidentID string) ([]bot.Broa
 	if err != nil {
 		return nil, fmt.Errorf("listing broadcasts of %s: %w", incidentID, err)
 	}
-	bs, _, err := s.broadcasts(ctx, ids)
+	bs, err := s.broadcasts(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("listing broadcasts of %s: %w", incidentID, err)
 	}
@@ -136,13 +136,11 @@ func (s *Store) PendingApprovals(ctx context.Context) ([]bot.Broadcast, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing pending approvals: %w", err)
 	}
-	bs, missing, err := s.broadcasts(ctx, ids)
+	// An id without a record is not tidied away here: it may be a
+	// broadcast being saved right now (index first, record second).
+	bs, err := s.broadcasts(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("listing pending approvals: %w", err)
-	}
-	if len(missing) > 0 {
-		// Index entries whose record is gone: tidy up, best effort.
-		_ = s.rdb.SRem(ctx, s.pendingKey(), missing).Err()
 	}
 	out := bs[:0]
 	for _, b := range bs {
@@ -154,31 +152,29 @@ func (s *Store) PendingApprovals(ctx context.Context) ([]bot.Broadcast, error) {
 	return out, nil
 }
 
-// broadcasts loads broadcasts by id, in order, and reports ids without a
+// broadcasts loads broadcasts by id, in order, skipping ids without a
 // record.
-func (s *Store) broadcasts(ctx context.Context, ids []string) ([]bot.Broadcast, []any, error) {
+func (s *Store) broadcasts(ctx context.Context, ids []string) ([]bot.Broadcast, error) {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = s.broadcastKey(id)
 	}
 	raws, err := s.getMany(ctx, keys)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	out := make([]bot.Broadcast, 0, len(ids))
-	var missing []any
 	for i, raw := range raws {
 		if raw == nil {
-			missing = append(missing, ids[i])
 			continue
 		}
 		var b bot.Broadcast
 		if err := s.open(raw, &b); err != nil {
-			return nil, nil, fmt.Errorf("reading broadcast %s: %w", ids[i], err)
+			return nil, fmt.Errorf("reading broadcast %s: %w", ids[i], err)
 		}
 		out = append(out, b)
 	}
-	return out, missing, nil
+	return out, nil
 }
 
 // ---- deliveries ----

@@ -127,6 +127,18 @@ end
 return 1
 `)
 
+// pruneContactsScript removes index entries whose contact has expired,
+// checking inside Redis so it cannot race a RecordContacts.
+var pruneContactsScript = goredis.NewScript(`
+-- KEYS[1]: the phone's contact index; KEYS[2..]: contact keys; ARGV: their incident ids
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    redis.call('ZREM', KEYS[1], ARGV[i-1])
+  end
+end
+return 0
+`)
+
 // RecordContacts remembers which incident each phone was messaged about.
 // Each contact expires ttl after its time (ttl <= 0 keeps it until Forget).
 // A zero At means now.
@@ -208,8 +220,14 @@ func (s *Store) Contacts(ctx context.Context, phone string, since time.Time) ([]
 		out = append(out, c)
 	}
 	if len(expired) > 0 {
-		// The details expired on their own; drop their index entries too.
-		_ = s.rdb.ZRem(ctx, s.contactsKey(bi), expired...).Err()
+		// The details expired on their own; drop their index entries too,
+		// unless a new contact about the same incident arrived meanwhile.
+		// Best effort: a leftover entry is skipped by the next reader.
+		keys := []string{s.contactsKey(bi)}
+		for _, id := range expired {
+			keys = append(keys, s.contactKey(bi, id.(string)))
+		}
+		_ = pruneContactsScript.Run(ctx, s.rdb, keys, expired...).Err()
 	}
 	return out, nil
 }
