@@ -43,7 +43,7 @@ func (r *Relay) HandleJob(ctx context.Context, j Job) error {
 		return nil
 	}
 	err := r.deliver(ctx, job.Broadcast, job.Recipient)
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && r.touched(job.Broadcast) {
 		r.refresh(ctx, job.Broadcast)
 	}
 	return err

@@ -79,7 +79,9 @@ func (r *Relay) HandleStatus(ctx context.Context, u StatusUpdate) error {
 	if failedNow {
 		r.failed(ctx, next, u.ErrorCode)
 	}
-	r.refresh(ctx, next.BroadcastID)
+	if r.touched(next.BroadcastID) {
+		r.refresh(ctx, next.BroadcastID)
+	}
 	return nil
 }
 
