@@ -461,3 +461,15 @@ func (f *Failover) keepRelayNotice(ctx context.Context, inc Incident, b Broadcas
 	_ = f.Poster.Enqueue(ctx, OutboxItem{ID: "relay-" + b.ID, Thread: inc.Thread, Kind: "relay",
 		Message: SMSRelayNotice(b, by), At: f.Clock.Now()})
 }
+
+// ForcedMode returns the override in force for every replica, "" if none.
+func (f *Failover) ForcedMode(ctx context.Context) (ChatMode, error) {
+	v, err := f.KV.Get(ctx, kvForcedMode)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the failover override: %w", err)
+	}
+	return ChatMode(v), nil
+}

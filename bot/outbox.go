@@ -25,6 +25,13 @@ type OutboxItem struct {
 	EditOf string `json:"edit_of,omitempty"`
 }
 
+// PlatformRootPoster is the optional ability of a Chat that serves several
+// platforms to post a root message on a given one (the replay of a root
+// message kept during an outage).
+type PlatformRootPoster interface {
+	PostRootOn(ctx context.Context, p Platform, channel string, m Message) (ThreadRef, error)
+}
+
 // KindEdit marks a kept new version of an earlier message; the replay posts
 // only the latest version per message.
 const KindEdit = "edit"
@@ -219,7 +226,13 @@ func (p *ThreadPoster) drop(ctx context.Context, th ThreadRef, n int) error {
 // flushRoot posts a root message kept while chat was down, then moves the
 // thread's other kept items under the real root.
 func (p *ThreadPoster) flushRoot(ctx context.Context, pending ThreadRef, root OutboxItem) (int, error) {
-	real, err := p.Chat.PostRoot(ctx, pending.Channel, withOutageNote(root))
+	var real ThreadRef
+	var err error
+	if pc, ok := p.Chat.(PlatformRootPoster); ok && pending.Platform != "" {
+		real, err = pc.PostRootOn(ctx, pending.Platform, pending.Channel, withOutageNote(root))
+	} else {
+		real, err = p.Chat.PostRoot(ctx, pending.Channel, withOutageNote(root))
+	}
 	if err != nil {
 		return 0, fmt.Errorf("posting a kept root message in %s: %w", pending.Channel, err)
 	}

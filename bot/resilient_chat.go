@@ -20,11 +20,14 @@ func (t ThreadRef) IsPending() bool { return strings.HasPrefix(t.RootID, pending
 // meant for a thread goes into that thread's durable outbox instead, to be
 // replayed in order when chat returns. Nothing meant for a thread is lost.
 type ResilientChat struct {
-	Chat   Chat
-	Health *ChatHealth
-	Outbox OutboxStore
-	KV     KV // where kept messages' real ids are found after the replay
-	Clock  Clock
+	Chat Chat
+	// Platform is the chat platform of root messages posted through this
+	// Chat; kept root messages remember it for the replay.
+	Platform Platform
+	Health   *ChatHealth
+	Outbox   OutboxStore
+	KV       KV // where kept messages' real ids are found after the replay
+	Clock    Clock
 }
 
 // keptPrefix marks a MessageRef of a message kept in the outbox.
@@ -44,12 +47,18 @@ func (c *ResilientChat) up() bool { return c.Health == nil || c.Health.Up() }
 // returns a pending thread that the incident's later messages collect under.
 func (c *ResilientChat) PostRoot(ctx context.Context, channel string, m Message) (ThreadRef, error) {
 	if c.up() {
-		th, err := c.Chat.PostRoot(ctx, channel, m)
+		var th ThreadRef
+		var err error
+		if pc, ok := c.Chat.(PlatformRootPoster); ok && c.Platform != "" {
+			th, err = pc.PostRootOn(ctx, c.Platform, channel, m)
+		} else {
+			th, err = c.Chat.PostRoot(ctx, channel, m)
+		}
 		if err == nil || c.up() {
 			return th, err
 		}
 	}
-	th := ThreadRef{Channel: channel, RootID: pendingPrefix + newID()}
+	th := ThreadRef{Platform: c.Platform, Channel: channel, RootID: pendingPrefix + newID()}
 	item := OutboxItem{ID: "root", Thread: th, Kind: "root", Message: m, At: c.Clock.Now(), DuringOutage: true}
 	if err := c.Outbox.OutboxAppend(ctx, item); err != nil {
 		return ThreadRef{}, fmt.Errorf("keeping the root message for the replay: %w", err)
