@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/heraldops/herald/bot"
+)
+
+// BenchmarkFanout drives the relay through the real path: the broadcast
+// planned into Redis, one job per recipient on a Redis Stream, workers
+// claiming them, twilio-go posting each message over loopback HTTP to the
+// fake Twilio API.
+//
+//	go test -run '^$' -bench Fanout -benchtime 1x ./internal/e2e/
+func BenchmarkFanout(b *testing.B) {
+	// send: one op is one message; the broadcast has b.N recipients, queued
+	// before the clock starts (queue_50k measures queueing).
+	b.Run("send", func(b *testing.B) {
+		w := newWorld(b, smsRecipients(b.N))
+		e := w.engine("bench", bot.RelaySettings{SMSPerSecond: -1}, 160)
+		bc := w.broadcast(e, "B-1-1", false)
+		if err := e.relay.Start(w.ctx, bc); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		start := time.Now()
+		e.run(w.ctx, bot.WorkerConfig{Concurrency: 64, Block: 50 * time.Millisecond})
+		defer e.shutdown()
+		c := w.waitSettled(e, bc.ID, 5*time.Minute)
+		elapsed := time.Since(start)
+		b.StopTimer()
+		if c[bot.DeliveryQueued] != b.N {
+			b.Fatalf("counts = %v, want %d queued", c, b.N)
+		}
+		bytes, posts := w.counter.read()
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "messages/s")
+		b.ReportMetric(float64(bytes)/float64(posts), "bytes/message")
+	})
+
+	// queue_50k: planning and queueing a 50,000-recipient broadcast.
+	b.Run("queue_50k", func(b *testing.B) {
+		const n = 50_000
+		w := newWorld(b, smsRecipients(n))
+		e := w.engine("bench", bot.RelaySettings{SMSPerSecond: -1}, 16)
+		var total time.Duration
+		b.ResetTimer()
+		for i := range b.N {
+			bc := w.broadcast(e, fmt.Sprintf("B-1-%d", i+1), false)
+			start := time.Now()
+			if err := e.relay.Start(w.ctx, bc); err != nil {
+				b.Fatal(err)
+			}
+			total += time.Since(start)
+			b.StopTimer()
+			depth, err := e.store.QueueDepth(w.ctx, e.relay.Topic())
+			if err != nil || depth < int64(n*(i+1)) {
+				b.Fatalf("queue depth %d (%v), want %d", depth, err, n*(i+1))
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(total.Seconds()/float64(b.N), "s-to-queue")
+		b.ReportMetric(0, "ns/op")
+	})
+
+	// rate_200: with twilio.sms_mps = 200, how close the replicas together
+	// come to that rate (1.00 = exactly R). Two replicas share the bucket.
+	b.Run("rate_200", func(b *testing.B) {
+		const rate, n = 200.0, 1000
+		var ratio float64
+		for range b.N {
+			w := newWorld(b, smsRecipients(n))
+			settings := bot.RelaySettings{SMSPerSecond: rate}
+			e1, e2 := w.engine("r1", settings, 40), w.engine("r2", settings, 40)
+			bc := w.broadcast(e1, "B-1-1", false)
+			if err := e1.relay.Start(w.ctx, bc); err != nil {
+				b.Fatal(err)
+			}
+			e1.run(w.ctx, bot.WorkerConfig{Concurrency: 16, Block: 50 * time.Millisecond})
+			e2.run(w.ctx, bot.WorkerConfig{Concurrency: 16, Block: 50 * time.Millisecond})
+			w.waitSettled(e1, bc.ID, 2*time.Minute)
+			_ = e1.shutdown()
+			_ = e2.shutdown()
+			w.counter.mu.Lock()
+			times := w.counter.times
+			w.counter.mu.Unlock()
+			if len(times) != n {
+				b.Fatalf("%d messages posted, want %d", len(times), n)
+			}
+			achieved := float64(n-1) / times[n-1].Sub(times[0]).Seconds()
+			ratio += achieved / rate
+		}
+		b.ReportMetric(ratio/float64(b.N), "achieved/R")
+	})
+}
