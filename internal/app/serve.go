@@ -1,0 +1,259 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	slackadapter "github.com/heraldops/herald/adapters/slack"
+	twilioadapter "github.com/heraldops/herald/adapters/twilio"
+	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/internal/config"
+	"github.com/heraldops/herald/internal/httpserver"
+)
+
+// loadAll reads the config file and the environment; problems are returned
+// as one error naming every key or variable.
+func loadAll(path string, forServe bool) (*config.Config, config.Env, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, config.Env{}, fmt.Errorf("config %s:\n%w", path, err)
+	}
+	env, err := config.EnvFrom(os.Getenv)
+	if err != nil {
+		return nil, config.Env{}, err
+	}
+	if forServe {
+		if err := env.CheckServe(cfg); err != nil {
+			return nil, config.Env{}, err
+		}
+	}
+	cfg.ApplyEnv(env)
+	return cfg, env, nil
+}
+
+// Serve runs the bot (HTTP server and workers) until ctx is cancelled, then
+// shuts down gracefully: the server stops taking requests and finishes the
+// ones in flight, workers finish the jobs they hold.
+func Serve(ctx context.Context, o ServeOptions) error {
+	cfg, env, err := loadAll(o.ConfigPath, true)
+	if err != nil {
+		return err
+	}
+	h, err := build(ctx, cfg, env, o.Logger)
+	if err != nil {
+		return err
+	}
+	h.metrics.SetBuildInfo(o.Version)
+	srv := httpserver.New(httpserver.Options{Addr: env.Addr, Logger: o.Logger, Metrics: h.metrics})
+	h.routes(srv)
+	o.Logger.Info().Str("addr", env.Addr).Str("version", o.Version).Strs("chat", platformNames(h.chats.platforms())).
+		Int("recipients", len(h.directory.Recipients())).Msg("herald serving")
+	return h.run(ctx, srv)
+}
+
+func platformNames(ps []bot.Platform) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(p)
+	}
+	return out
+}
+
+// routes registers every endpoint of the contract and the readiness checks.
+func (h *herald) routes(srv *httpserver.Server) {
+	if h.slackFE != nil {
+		srv.Register("POST /slack/commands", h.slackFE.CommandsHandler())
+		srv.Register("POST /slack/interactions", h.slackFE.InteractionsHandler())
+		srv.Register("POST /slack/events", h.slackFE.EventsHandler())
+	}
+	if h.teamsH != nil {
+		srv.Register("POST /teams/messages", h.teamsH)
+		srv.AddReadyInfo("teams", h.teamsH.Ready)
+	}
+	signed := func(next http.Handler) http.Handler {
+		return twilioadapter.RequireSignature(h.env.TwilioAuthToken, h.env.PublicURL, next)
+	}
+	srv.Register("POST "+twilioadapter.InboundPath, signed(twilioadapter.InboundHandler(h.acceptInbound)))
+	srv.Register("POST "+twilioadapter.StatusPath, signed(twilioadapter.StatusHandler(h.acceptStatus)))
+	srv.AddReadyCheck("redis", h.store.Ping)
+	srv.AddReadyInfo("chat", func(context.Context) error {
+		if h.health.Up() {
+			return nil
+		}
+		return fmt.Errorf("chat unreachable: running SMS-only since %s", h.health.Since().UTC().Format(time.RFC3339))
+	})
+}
+
+// acceptInbound keeps an inbound message durably before Twilio gets its
+// answer; a worker does the rest.
+func (h *herald) acceptInbound(ctx context.Context, in bot.Inbound) error {
+	h.metrics.Inbound(string(in.Channel), "message")
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("encoding inbound %s: %w", in.MessageSID, err)
+	}
+	return h.store.Enqueue(ctx, topicInbound, raw)
+}
+
+func (h *herald) acceptStatus(ctx context.Context, u bot.StatusUpdate) error {
+	raw, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("encoding status of %s: %w", u.SID, err)
+	}
+	return h.store.Enqueue(ctx, topicStatus, raw)
+}
+
+// handleInbound: SMS commands from responders and approvers first, then
+// keywords and replies. A message handled before (a re-delivery by Twilio, a
+// reclaimed job) is not handled again.
+func (h *herald) handleInbound(ctx context.Context, j bot.Job) error {
+	var in bot.Inbound
+	if err := json.Unmarshal(j.Payload, &in); err != nil {
+		h.log.Error().Err(err).Msg("dropping an undecodable inbound job")
+		return nil
+	}
+	doneKey := "inbound-done:" + in.MessageSID
+	if _, err := h.store.Get(ctx, doneKey); err == nil {
+		return nil
+	} else if !errors.Is(err, bot.ErrNotFound) {
+		return err
+	}
+	handled, err := h.failover.HandleSMS(ctx, in)
+	if err != nil {
+		return err
+	}
+	if !handled {
+		if err := h.replies.Handle(ctx, in); err != nil {
+			return err
+		}
+	}
+	return h.store.Put(ctx, doneKey, "1", 48*time.Hour)
+}
+
+func (h *herald) handleStatus(ctx context.Context, j bot.Job) error {
+	var u bot.StatusUpdate
+	if err := json.Unmarshal(j.Payload, &u); err != nil {
+		h.log.Error().Err(err).Msg("dropping an undecodable status job")
+		return nil
+	}
+	h.metrics.DeliveryState(string(u.Status))
+	return h.relay.HandleStatus(ctx, u)
+}
+
+// run starts the server and every worker under one errgroup.
+func (h *herald) run(ctx context.Context, srv *httpserver.Server) error {
+	g, ctx := errgroup.WithContext(ctx)
+	onErr := func(topic string) func(context.Context, error) {
+		return func(_ context.Context, err error) {
+			h.metrics.QueueJob(topic, "error")
+			h.log.Warn().Err(err).Str("topic", topic).Msg("job failed; it will be retried")
+		}
+	}
+	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error {
+		return h.relay.Run(ctx, bot.WorkerConfig{Consumer: h.consumer, Concurrency: 32, OnError: onErr("relay")})
+	})
+	g.Go(func() error {
+		return bot.RunWorkers(ctx, bot.WorkerConfig{Queue: h.store, Topic: topicInbound, Consumer: h.consumer,
+			Concurrency: 8, OnError: onErr(topicInbound)}, h.handleInbound)
+	})
+	g.Go(func() error {
+		return bot.RunWorkers(ctx, bot.WorkerConfig{Queue: h.store, Topic: topicStatus, Consumer: h.consumer,
+			Concurrency: 8, OnError: onErr(topicStatus)}, h.handleStatus)
+	})
+	g.Go(func() error {
+		h.poster.Run(ctx, 250*time.Millisecond, func(err error) { h.log.Warn().Err(err).Msg("thread poster") })
+		return nil
+	})
+	g.Go(func() error { return h.housekeeping(ctx) })
+	if h.slackFE != nil && h.env.SlackAppToken != "" {
+		g.Go(func() error { return h.slackFE.RunSocketMode(ctx, slackadapter.NewSocketClient(h.slackAPI)) })
+	}
+	err := g.Wait()
+	if h.slackFE != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.slackFE.Close(closeCtx)
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// housekeeping runs the periodic work: the shared failover override,
+// probing chat while it is down, watcher digests, approval expiry, and the
+// watcher phone cache.
+func (h *herald) housekeeping(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	probeWait, nextProbe := time.Second, time.Now()
+	lastCache := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if err := h.failover.SyncForced(ctx); err != nil {
+			h.log.Warn().Err(err).Msg("reading the failover override")
+		}
+		if !h.health.Up() && !h.health.Forced() && time.Now().After(nextProbe) {
+			err := h.probe(ctx)
+			h.health.Observe(err == nil)
+			if err == nil {
+				probeWait = time.Second
+			} else {
+				probeWait = min(probeWait*2, time.Minute)
+			}
+			nextProbe = time.Now().Add(probeWait)
+		}
+		if err := h.failover.SendWatcherDigests(ctx); err != nil {
+			h.log.Warn().Err(err).Msg("watcher digests")
+		}
+		if _, err := h.service().ExpireApprovals(ctx); err != nil {
+			h.log.Warn().Err(err).Msg("expiring approvals")
+		}
+		if h.health.Up() && time.Since(lastCache) > 30*time.Minute {
+			lastCache = time.Now()
+			if err := h.cacheWatcherPhones(ctx); err != nil {
+				h.log.Info().Err(err).Msg("caching incident-channel members' phones (needs users:read.phone)")
+			}
+		}
+	}
+}
+
+// probe asks the chat platform whether it is back (Slack: auth.test).
+func (h *herald) probe(ctx context.Context) error {
+	if h.slackAPI == nil {
+		return h.teamsH.Ready(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := h.slackAPI.AuthTestContext(ctx)
+	if err != nil && !slackadapter.Trouble(err) {
+		return nil // an answer, even a refusal, means Slack is reachable
+	}
+	return err
+}
+
+// cacheWatcherPhones keeps the phones of the incident channel's members, so
+// they can be reached when Slack itself is down.
+func (h *herald) cacheWatcherPhones(ctx context.Context) error {
+	if h.slackAPI == nil || h.cfg.Slack.IncidentChannel == "" {
+		return nil
+	}
+	ws, err := slackadapter.ChannelPhones(ctx, h.slackAPI, h.cfg.Slack.IncidentChannel, config.NormalizePhone)
+	if err != nil {
+		return err
+	}
+	raw, _ := json.Marshal(ws)
+	return h.store.Put(ctx, kvSlackWatchers, string(raw), 0)
+}
