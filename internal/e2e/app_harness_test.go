@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/heraldops/herald/internal/app"
+	"github.com/heraldops/herald/internal/crypto"
+	"github.com/heraldops/herald/internal/fakes/slackapi"
+	"github.com/heraldops/herald/internal/fakes/twilioapi"
+	"github.com/heraldops/herald/internal/redistest"
+)
+
+// exampleConfig is ARCHITECTURE.md's config example, with a triage channel.
+const exampleConfig = `slack:
+  incident_channel: C0INCIDENTS
+  triage_channel: C0TRIAGE
+roles:
+  responders: [U0RESP1, U0RESP2]
+  approvers: [U0LEAD1]
+  responder_phones: ["+4915112345678"]
+  approver_phones: ["+4915112345670"]
+watchers:
+  - {name: Ops Lead, phone: "+4915112345679"}
+recipients:
+  - {id: dana, name: Dana Weber, phone: "+4915100000001", channel: whatsapp, locale: de}
+  - {id: omar, name: Omar Haddad, phone: "+14155550101", channel: sms}
+audiences:
+  - {name: executives, description: C-level, approval: required, members: [dana]}
+  - {name: it-ops, members: [omar, dana]}
+templates:
+  - name: investigating
+    fields: [next_update]
+    sms: "[SEV{{.Severity}}] {{.Title}}: we are investigating. Next update {{.Fields.next_update}}. Reply to reach the incident team."
+    whatsapp: {content_sid: HX0000000000000000000000000000000, variables: {"1": "{{.Title}}", "2": "{{.Fields.next_update}}"}}
+failover:
+  down_after: 2s
+  watcher_digest_interval: 2m
+`
+
+const (
+	signingSecret = "8f742231b10e8888abcd99yyyzzz85a5"
+	appSMSFrom    = "+15005550006"
+	appWhatsApp   = "whatsapp:+14155238886"
+)
+
+// heraldApp is `herald serve` running in-process exactly as in production,
+// driven over HTTP the way Slack and Twilio drive it: a real redis-server,
+// the fake Slack and the fake Twilio behind the real client libraries.
+type heraldApp struct {
+	t      *testing.T
+	ctx    context.Context
+	url    string
+	slack  *slackapi.Server
+	twilio *twilioapi.Server
+	redis  *redistest.Server
+	signer slackapi.Signer
+	done   chan error
+	stop   context.CancelFunc
+	http   *http.Client
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startApp starts herald with the contract's environment. tweak may change
+// the environment before start.
+func startApp(t *testing.T, config string, tweak ...func(env map[string]string)) *heraldApp {
+	t.Helper()
+	a := &heraldApp{t: t, redis: redistest.Start(t), signer: slackapi.Signer{Secret: signingSecret},
+		http: &http.Client{Timeout: 10 * time.Second}}
+	a.slack = slackapi.New()
+	t.Cleanup(a.slack.Close)
+	a.twilio = twilioapi.New(twilioapi.Config{})
+	t.Cleanup(a.twilio.Close)
+	addr := freeAddr(t)
+	a.url = "http://" + addr
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "herald.yaml")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"HERALD_ADDR": addr, "HERALD_PUBLIC_URL": a.url, "REDIS_URL": a.redis.URL(),
+		"HERALD_DATA_KEY":  crypto.GenerateKey(),
+		"SLACK_BOT_TOKEN":  a.slack.BotToken, "SLACK_SIGNING_SECRET": signingSecret, "SLACK_API_URL": a.slack.APIURL(),
+		"TWILIO_ACCOUNT_SID": a.twilio.AccountSID, "TWILIO_AUTH_TOKEN": a.twilio.AuthToken, "TWILIO_API_URL": a.twilio.URL,
+		"TWILIO_SMS_FROM": appSMSFrom, "TWILIO_WHATSAPP_FROM": appWhatsApp, "LOG_LEVEL": "warn",
+	}
+	for _, f := range tweak {
+		f(env)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var ctx context.Context
+	ctx, a.stop = context.WithCancel(context.Background())
+	a.ctx = context.Background()
+	a.done = make(chan error, 1)
+	logger := zerolog.New(io.Discard)
+	if testing.Verbose() {
+		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	}
+	go func() { a.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger}) }()
+	t.Cleanup(a.shutdown)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := a.http.Get(a.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return a
+			}
+		}
+		select {
+		case err := <-a.done:
+			t.Fatalf("herald serve stopped at start: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("herald not ready after 15s (last: %v)", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// shutdown stops herald as SIGTERM would and checks it stopped cleanly.
+func (a *heraldApp) shutdown() {
+	if a.stop == nil {
+		return
+	}
+	a.stop()
+	a.stop = nil
+	select {
+	case err := <-a.done:
+		if err != nil {
+			a.t.Errorf("herald serve returned %v on shutdown", err)
+		}
+	case <-time.After(30 * time.Second):
+		a.t.Error("herald serve did not shut down within 30s")
+	}
+}
+
+func (a *heraldApp) do(req *http.Request) (int, string) {
+	a.t.Helper()
+	resp, err := a.http.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// command types /incident <text> in a channel as user.
+func (a *heraldApp) command(user, channel, text string) (int, string) {
+	form := url.Values{
+		"token": {"unused"}, "team_id": {"T0001"}, "team_domain": {"example"}, "channel_id": {channel},
+		"channel_name": {"incidents"}, "user_id": {user}, "user_name": {strings.ToLower(user)}, "command": {"/incident"},
+		"text": {text}, "response_url": {a.slack.URL() + "/commands/1234/5678"}, "trigger_id": {fmt.Sprintf("13345224609.738474920.%d", time.Now().UnixNano())},
+		"api_app_id": {"A123456"},
+	}
+	return a.do(a.signer.SlashCommand(a.url+"/slack/commands", []byte(form.Encode())))
+}
+
+// interact sends an interaction payload (block_actions, view_submission).
+func (a *heraldApp) interact(payload []byte) (int, string) {
+	return a.do(a.signer.Interaction(a.url+"/slack/interactions", payload))
+}
+
+// inbound plays a phone texting herald's number, signed like Twilio.
+func (a *heraldApp) inbound(form url.Values) (int, string) {
+	a.t.Helper()
+	code, body, err := a.twilio.SendInbound(a.ctx, a.url+"/twilio/inbound", form)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return code, string(body)
+}
+
+// eventually polls cond until it holds or 15 s pass.
+func (a *heraldApp) eventually(what string, cond func() bool) {
+	a.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			a.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
