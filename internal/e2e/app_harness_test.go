@@ -100,8 +100,8 @@ func startApp(t *testing.T, config string, tweak ...func(env map[string]string))
 	}
 	env := map[string]string{
 		"HERALD_ADDR": addr, "HERALD_PUBLIC_URL": a.url, "REDIS_URL": a.redis.URL(),
-		"HERALD_DATA_KEY":  crypto.GenerateKey(),
-		"SLACK_BOT_TOKEN":  a.slack.BotToken, "SLACK_SIGNING_SECRET": signingSecret, "SLACK_API_URL": a.slack.APIURL(),
+		"HERALD_DATA_KEY": crypto.GenerateKey(),
+		"SLACK_BOT_TOKEN": a.slack.BotToken, "SLACK_SIGNING_SECRET": signingSecret, "SLACK_API_URL": a.slack.APIURL(),
 		"TWILIO_ACCOUNT_SID": a.twilio.AccountSID, "TWILIO_AUTH_TOKEN": a.twilio.AuthToken, "TWILIO_API_URL": a.twilio.URL,
 		"TWILIO_SMS_FROM": appSMSFrom, "TWILIO_WHATSAPP_FROM": appWhatsApp, "LOG_LEVEL": "warn",
 	}
@@ -119,7 +119,9 @@ func startApp(t *testing.T, config string, tweak ...func(env map[string]string))
 	if testing.Verbose() {
 		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	}
-	go func() { a.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger}) }()
+	go func() {
+		a.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger})
+	}()
 	t.Cleanup(a.shutdown)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
