@@ -397,7 +397,8 @@ type Preview struct {
 
 // Preview renders a draft without sending anything.
 //
-// Problems keys: "incident" (resolved), "audiences", "template",
+// A resolved incident can still be notified (the all-clear).
+// Problems keys: "audiences", "template",
 // "field:<name>", "note", "sms" (longer than Settings.MaxSMSSegments).
 // BodiesByLocale holds the texts of the template's other locales that at
 // least one recipient will get. Preview makes no chat calls.
@@ -416,9 +417,6 @@ func (s *Service) preview(ctx context.Context, inc Incident, d Draft) (Preview, 
 	d.IncidentID = inc.ID
 	p := Preview{Draft: d, Incident: inc, PerChannel: map[Channel]int{}}
 	problems := map[string]string{}
-	if inc.State == IncidentResolved {
-		problems["incident"] = problemResolved(inc.ID)
-	}
 
 	if len(d.Audiences) == 0 {
 		problems["audiences"] = problemNoAudience()

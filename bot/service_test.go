@@ -426,11 +426,6 @@ func TestPreviewProblems(t *testing.T) {
 				}
 			}
 		}, "audiences"},
-		{"incident resolved", func(id string) bot.Draft { return investigating(id, "it-ops") }, func(t *testing.T, f *serviceFixture, id string) {
-			if _, err := f.svc.Resolve(context.Background(), responder, id); err != nil {
-				t.Fatal(err)
-			}
-		}, "incident"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -464,10 +459,13 @@ func TestPreviewProblems(t *testing.T) {
 }
 
 func TestPreviewWithNote(t *testing.T) {
-	// given
+	// given: the incident is over and the all-clear goes out after Resolve
 	f := newServiceFixture(t)
 	inc := f.declare(t)
 	f.svc.Settings.MaxSMSSegments = 2
+	if _, err := f.svc.Resolve(context.Background(), responder, inc.ID); err != nil {
+		t.Fatal(err)
+	}
 
 	// when
 	p, err := f.svc.Preview(context.Background(), responder, bot.Draft{IncidentID: inc.ID, Audiences: []string{"it-ops"}, Template: "resolved", Note: "Sorry for the trouble."})
@@ -1016,8 +1014,11 @@ func TestResolve(t *testing.T) {
 		t.Fatalf("thread = %+v", th)
 	}
 	root := f.chat.Posts()[0]
-	if len(root.Updates) != 1 || len(root.Latest().Actions) != 0 {
-		t.Errorf("root message should lose its buttons: %+v", root.Latest())
+	if acts := root.Latest().Actions; len(root.Updates) != 1 || len(acts) != 1 || acts[0].ID != bot.ActionNotify {
+		t.Errorf("root message should keep only the all-clear button: %+v", root.Latest())
+	}
+	if acts := th[0].Message.Actions; len(acts) != 1 || acts[0].ID != bot.ActionNotify || acts[0].Value != inc.ID {
+		t.Errorf("the resolved notice should offer the all-clear: %+v", th[0].Message)
 	}
 	if incs, _ := f.svc.List(ctx, true); len(incs) != 0 {
 		t.Errorf("resolved incident still listed as open")

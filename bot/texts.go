@@ -46,12 +46,14 @@ func RootMessage(inc Incident) Message {
 		Context: "Incident " + inc.ID + " · /incident help lists every command",
 	}
 	if inc.State == IncidentResolved {
-		m.Text = "Resolved. Replies from stakeholders still arrive in this thread."
+		m.Text = "Resolved. Replies from stakeholders still arrive in this thread. " +
+			"*Send the all-clear* tells stakeholders it is over."
+		m.Actions = []Action{{ID: ActionNotify, Label: "Send the all-clear", Value: inc.ID, Style: StylePrimary}}
 		return m
 	}
 	m.Text = "Incident declared. Work it in this thread.\n" +
 		"*Notify stakeholders* sends an update to their phones (SMS/WhatsApp). " +
-		"Send the all-clear before you resolve: no updates can be sent after."
+		"When it is over, *Resolve* it and send the all-clear."
 	m.Actions = []Action{
 		{ID: ActionNotify, Label: "Notify stakeholders", Value: inc.ID, Style: StylePrimary},
 		{ID: ActionResolve, Label: "Resolve", Value: inc.ID},
@@ -63,8 +65,9 @@ func RootMessage(inc Incident) Message {
 func ResolvedMessage(inc Incident, by Actor) Message {
 	return Message{
 		Title: fmt.Sprintf("%s resolved by %s", inc.ID, actorLabel(by)),
-		Text: fmt.Sprintf("Resolved after %s. No more stakeholder updates can be sent for %s; "+
-			"replies from stakeholders will still show up here.", humanDuration(inc.ResolvedAt.Sub(inc.DeclaredAt)), inc.ID),
+		Text: fmt.Sprintf("Resolved after %s. Notify stakeholders that it is over: *Send the all-clear* "+
+			"(pick your resolved template). Replies from stakeholders still show up here.", humanDuration(inc.ResolvedAt.Sub(inc.DeclaredAt))),
+		Actions: []Action{{ID: ActionNotify, Label: "Send the all-clear", Value: inc.ID, Style: StylePrimary}},
 	}
 }
 
@@ -448,9 +451,6 @@ func problemSMSTooLong(locale string, segments, limit int) string {
 	return fmt.Sprintf("%s would be %d segments; the limit is %d. Shorten the field texts.", which, segments, limit)
 }
 
-func problemResolved(id string) string {
-	return fmt.Sprintf("%s is resolved: no more updates can be sent for it.", id)
-}
 
 func problemNoReason() string {
 	return "Say why you reject it, so the requester can fix the update."

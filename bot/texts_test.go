@@ -136,10 +136,10 @@ func TestListMessage(t *testing.T) {
 	}
 }
 
-func TestRootMessageOfResolvedIncidentHasNoButtons(t *testing.T) {
+func TestRootMessageOfResolvedIncidentOffersOnlyTheAllClear(t *testing.T) {
 	m := bot.RootMessage(bot.Incident{ID: "INC-3", Title: "DNS", Severity: 1, State: bot.IncidentResolved, DeclaredBy: bot.Actor{ID: "U1", Name: "Ana"}})
-	if len(m.Actions) != 0 {
-		t.Errorf("resolved root has buttons %v", m.Actions)
+	if len(m.Actions) != 1 || m.Actions[0].ID != bot.ActionNotify || m.Actions[0].Value != "INC-3" {
+		t.Errorf("resolved root has buttons %v, want only Send the all-clear", m.Actions)
 	}
 	if !strings.Contains(m.PlainText(), "SEV1 · critical") || !strings.Contains(m.PlainText(), "Resolved") {
 		t.Errorf("root:\n%s", m.PlainText())
