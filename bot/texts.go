@@ -451,7 +451,6 @@ func problemSMSTooLong(locale string, segments, limit int) string {
 	return fmt.Sprintf("%s would be %d segments; the limit is %d. Shorten the field texts.", which, segments, limit)
 }
 
-
 func problemNoReason() string {
 	return "Say why you reject it, so the requester can fix the update."
 }
