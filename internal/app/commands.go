@@ -34,9 +34,10 @@ func openStore(ctx context.Context, env config.Env, cfg *config.Config) (*redisa
 	if err != nil {
 		return nil, nil, fmt.Errorf("HERALD_DATA_KEY: %w", err)
 	}
+	routeRedisLogs(zerolog.Nop())
 	rdb, err := redisadapter.Open(ctx, env.RedisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("Redis unreachable at %s: %w", redisadapter.Redact(env.RedisURL), err)
+		return nil, nil, fmt.Errorf("Redis unreachable: %w", err)
 	}
 	return redisadapter.New(rdb, "", sealer, bot.SystemClock{}, redisadapter.WithRetention(cfg.Retention)), sealer, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -59,6 +60,10 @@ type herald struct {
 	teamsH   *teamsadapter.Handler
 
 	consumer string
+	timings  chatTimings
+	// lastChatResult is when a chat call last had an outcome (unix nanos):
+	// watchChat probes only when nothing else has called chat lately.
+	lastChatResult atomic.Int64
 }
 
 // build wires every part from the config and the environment. It connects
@@ -72,9 +77,10 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 	if h.sealer, err = crypto.NewSealer(env.DataKey); err != nil {
 		return nil, fmt.Errorf("HERALD_DATA_KEY: %w", err)
 	}
+	routeRedisLogs(log)
 	rdb, err := redisadapter.Open(ctx, env.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("Redis unreachable at %s: %w", redisadapter.Redact(env.RedisURL), err)
+		return nil, fmt.Errorf("Redis unreachable: %w", err)
 	}
 	h.store = redisadapter.New(rdb, "", h.sealer, h.clock, redisadapter.WithRetention(cfg.Retention))
 	h.messenger, err = twilioadapter.NewMessenger(twilioadapter.MessengerConfig{
@@ -90,7 +96,9 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 
 	h.health = &bot.ChatHealth{Clock: h.clock, Settings: bot.HealthSettings{
 		DownAfter: cfg.Failover.DownAfter, UpAfterSuccesses: cfg.Failover.UpAfterSuccesses}}
-	observe := func(_ string, err error) { h.health.Observe(!slackadapter.Trouble(err)) }
+	h.timings = timingsFor(cfg.Failover.DownAfter)
+	h.lastChatResult.Store(time.Now().UnixNano())
+	observe := func(_ string, err error) { h.chatResult(!slackadapter.Trouble(err)) }
 
 	h.chats = &platformChat{byPlatform: map[bot.Platform]bot.Chat{}}
 	var teamsChat *teamsadapter.Chat
@@ -108,7 +116,7 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 			AppID: env.TeamsAppID, AppPassword: env.TeamsAppPassword, TenantID: env.TeamsTenantID,
 			OpenIDMetadataURL: env.TeamsOpenIDMetadataURL, TokenURL: env.TeamsTokenURL,
 			KV: h.store, Dedup: h.store, Limiter: h.store, Log: log,
-			OnResult: func(err error) { h.health.Observe(err == nil || !teamsTrouble(err)) },
+			OnResult: func(err error) { h.chatResult(err == nil || !teamsTrouble(err)) },
 		}
 		if err := teamsCfg.Validate(); err != nil {
 			return nil, fmt.Errorf("setting up Teams: %w", err)
