@@ -23,10 +23,6 @@ const (
 	cmdHelp     = "help"
 )
 
-// MaxTitleChars bounds an incident title: it must fit a Slack header and an
-// SMS alongside the rest of a template.
-const MaxTitleChars = 120
-
 // Command is a parsed /incident command line.
 type Command struct {
 	Name       string // new, notify, status, list, resolve, reply, failover, help
@@ -134,8 +130,8 @@ func parseNew(rest string) (Command, error) {
 	switch {
 	case c.Title == "":
 		return Command{}, &UsageError{Command: cmdNew, Problem: "The incident needs a title."}
-	case utf8.RuneCountInString(c.Title) > MaxTitleChars:
-		return Command{}, &UsageError{Command: cmdNew, Problem: fmt.Sprintf("The title is too long (at most %d characters).", MaxTitleChars)}
+	case utf8.RuneCountInString(c.Title) > bot.MaxTitleLength:
+		return Command{}, &UsageError{Command: cmdNew, Problem: fmt.Sprintf("The title is too long (at most %d characters).", bot.MaxTitleLength)}
 	}
 	return c, nil
 }
