@@ -35,6 +35,11 @@ type ChatOptions struct {
 	MaxRetryAfter  time.Duration
 	// Backoff spaces retries after 5xx answers and timeouts.
 	Backoff bot.Backoff
+	// Up, if set, tells whether chat is considered reachable (the failover
+	// health tracker's Up). Once it says no, a failing call is not retried:
+	// the caller keeps the message for the replay instead of sitting in
+	// retries through the outage and posting it, unmarked, when Slack is back.
+	Up func() bool
 }
 
 // Chat posts incident messages into Slack: bot.Chat on top of slack-go.
@@ -141,7 +146,7 @@ func (c *Chat) do(ctx context.Context, method, channel string, call func(context
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || (c.opts.Up != nil && !c.opts.Up()) {
 			return err
 		}
 		var delay time.Duration

@@ -194,5 +194,7 @@ func fromSlackText(s string) string {
 		return target
 	})
 	s = strings.ReplaceAll(s, "\u00a0", " ")
-	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
+	return slackUnescaper.Replace(s)
 }
+
+var slackUnescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")

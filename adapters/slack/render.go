@@ -75,9 +75,9 @@ func FallbackText(m bot.Message) string {
 
 // escape applies Slack's three escapes; everything else is sent as it is.
 // https://docs.slack.dev/messaging/formatting-message-text#escaping
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func escape(s string) string { return slackEscaper.Replace(s) }
+
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // quote marks every line as quoted (after escaping, so the marker is the only
 // literal ">").
