@@ -72,7 +72,7 @@ var incidentIDPattern = regexp.MustCompile(`(?i)\bINC-(\d{1,9})\b`)
 // ParseIncidentID accepts "INC-42", "inc-42" or "42" and returns the canonical id.
 func ParseIncidentID(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 && len(s) <= 9 {
 		return IncidentID(n), nil
 	}
 	m := incidentIDPattern.FindStringSubmatch(s)
