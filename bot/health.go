@@ -34,7 +34,10 @@ type HealthSettings struct {
 type ChatHealth struct {
 	Settings HealthSettings
 	Clock    Clock
-	// OnChange, if set, is called (outside the lock) when the mode flips.
+	// OnChange, if set, is called (outside the lock) when the mode flips,
+	// with the time the new mode began: for an outage, the first failure
+	// of the run that ended in it (herald declares it only DownAfter later),
+	// so what is reported as the outage covers all of it.
 	OnChange func(mode ChatMode, at time.Time)
 
 	mu           sync.Mutex
@@ -84,10 +87,10 @@ func (h *ChatHealth) Observe(ok bool) {
 			h.down, h.since, changed = true, h.failingSince, true
 		}
 	}
-	mode, forced := h.modeLocked(), h.forced != nil
+	mode, forced, since := h.modeLocked(), h.forced != nil, h.since
 	h.mu.Unlock()
 	if changed && !forced && h.OnChange != nil {
-		h.OnChange(mode, now)
+		h.OnChange(mode, since)
 	}
 }
 

@@ -11,8 +11,10 @@ import (
 func TestChatHealthGoesDownAfterSustainedFailureAndUpAfterSuccesses(t *testing.T) {
 	clock := bottest.NewClock(time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC))
 	var changes []bot.ChatMode
+	var began []time.Time
 	h := &bot.ChatHealth{Clock: clock, Settings: bot.HealthSettings{DownAfter: 10 * time.Second, UpAfterSuccesses: 3},
-		OnChange: func(m bot.ChatMode, _ time.Time) { changes = append(changes, m) }}
+		OnChange: func(m bot.ChatMode, at time.Time) { changes, began = append(changes, m), append(began, at) }}
+	firstFailure := clock.Now()
 
 	// given: chat fails every second
 	for range 10 {
@@ -40,6 +42,11 @@ func TestChatHealthGoesDownAfterSustainedFailureAndUpAfterSuccesses(t *testing.T
 	}
 	if len(changes) != 2 || changes[0] != bot.ModeSMSOnly || changes[1] != bot.ModeChat {
 		t.Errorf("mode changes = %v, want [sms-only chat]", changes)
+	}
+	// The outage is reported from its first failure, not from when herald
+	// declared it, and the recovery from the success that ended it.
+	if len(began) != 2 || !began[0].Equal(firstFailure) || !began[1].Equal(clock.Now()) {
+		t.Errorf("modes began at %v, want [%v %v]", began, firstFailure, clock.Now())
 	}
 }
 

@@ -160,6 +160,7 @@ func (p *ThreadPoster) Flush(ctx context.Context, th ThreadRef) (int, error) {
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
+	markKeptBeforeSummary(items)
 	first := items[0]
 	if first.Kind == KindEdit && supersededEdit(items) {
 		return 1, p.drop(ctx, th, 1)
@@ -276,10 +277,31 @@ func (p *ThreadPoster) flushEdit(ctx context.Context, th ThreadRef, edit OutboxI
 			return 0, err
 		}
 	}
-	if err := p.Chat.Update(ctx, ref, edit.Message); err != nil {
+	m := edit.Message
+	if strings.HasPrefix(edit.EditOf, keptPrefix) {
+		// The message itself was kept during the outage: its latest version
+		// must still say so.
+		m = withOutageNote(edit)
+	}
+	if err := p.Chat.Update(ctx, ref, m); err != nil {
 		return 0, fmt.Errorf("applying a kept edit to message %s: %w", ref.ID, err)
 	}
 	return 1, p.drop(ctx, th, 1)
+}
+
+// markKeptBeforeSummary marks every item ahead of an outage summary as kept
+// during the outage. The summary is appended when chat comes back, so what
+// waits before it was held up by the outage, including items that arrived
+// while chat was already failing but before herald had declared it down.
+func markKeptBeforeSummary(items []OutboxItem) {
+	for i, it := range items {
+		if it.Kind == "summary" {
+			for j := range items[:i] {
+				items[j].DuringOutage = true
+			}
+			return
+		}
+	}
 }
 
 // supersededEdit reports whether a later kept edit replaces items[0].
