@@ -109,7 +109,7 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 			opts = append(opts, slack.OptionAppLevelToken(env.SlackAppToken))
 		}
 		h.slackAPI = slack.New(env.SlackBotToken, opts...)
-		h.chats.add(bot.PlatformSlack, slackadapter.NewChat(h.slackAPI, slackadapter.ChatOptions{OnResult: observe, Limiter: h.store}))
+		h.chats.add(bot.PlatformSlack, slackadapter.NewChat(h.slackAPI, slackadapter.ChatOptions{OnResult: observe, Limiter: h.store, Up: h.health.Up}))
 	}
 	if env.TeamsConfigured() {
 		teamsCfg = teamsadapter.Config{

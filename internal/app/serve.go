@@ -173,6 +173,7 @@ func (h *herald) run(ctx context.Context, srv *httpserver.Server) error {
 		return nil
 	})
 	g.Go(func() error { return h.housekeeping(ctx) })
+	g.Go(func() error { return h.watchChat(ctx) })
 	if h.slackFE != nil && h.env.SlackAppToken != "" {
 		g.Go(func() error { return h.slackFE.RunSocketMode(ctx, slackadapter.NewSocketClient(h.slackAPI)) })
 	}
@@ -189,12 +190,11 @@ func (h *herald) run(ctx context.Context, srv *httpserver.Server) error {
 }
 
 // housekeeping runs the periodic work: the shared failover override,
-// probing chat while it is down, watcher digests, approval expiry, and the
-// watcher phone cache.
+// watcher digests, approval expiry, and the watcher phone cache. Chat
+// probing is watchChat's.
 func (h *herald) housekeeping(ctx context.Context) error {
-	tick := time.NewTicker(5 * time.Second)
+	tick := time.NewTicker(h.timings.housekeep)
 	defer tick.Stop()
-	probeWait, nextProbe := time.Second, time.Now()
 	lastCache := time.Time{}
 	for {
 		select {
@@ -204,16 +204,6 @@ func (h *herald) housekeeping(ctx context.Context) error {
 		}
 		if err := h.failover.SyncForced(ctx); err != nil {
 			h.log.Warn().Err(err).Msg("reading the failover override")
-		}
-		if !h.health.Up() && !h.health.Forced() && time.Now().After(nextProbe) {
-			err := h.probe(ctx)
-			h.health.Observe(err == nil)
-			if err == nil {
-				probeWait = time.Second
-			} else {
-				probeWait = min(probeWait*2, time.Minute)
-			}
-			nextProbe = time.Now().Add(probeWait)
 		}
 		if err := h.failover.SendWatcherDigests(ctx); err != nil {
 			h.log.Warn().Err(err).Msg("watcher digests")
@@ -228,20 +218,6 @@ func (h *herald) housekeeping(ctx context.Context) error {
 			}
 		}
 	}
-}
-
-// probe asks the chat platform whether it is back (Slack: auth.test).
-func (h *herald) probe(ctx context.Context) error {
-	if h.slackAPI == nil {
-		return h.teamsH.Ready(ctx)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	_, err := h.slackAPI.AuthTestContext(ctx)
-	if err != nil && !slackadapter.Trouble(err) {
-		return nil // an answer, even a refusal, means Slack is reachable
-	}
-	return err
 }
 
 // cacheWatcherPhones keeps the phones of the incident channel's members, so

@@ -1,0 +1,35 @@
+package app
+
+import (
+	"testing"
+	"time"
+)
+
+// The watch's intervals follow failover.down_after, so an outage is noticed
+// within about down_after (three failed probes span it) plus one idle probe,
+// and the defaults keep production's pace: a probe every 10 s when idle,
+// housekeeping every 5 s, at most a minute between probes while down.
+func TestTimingsFollowDownAfter(t *testing.T) {
+	for _, tc := range []struct {
+		downAfter time.Duration
+		want      chatTimings
+	}{
+		{30 * time.Second, chatTimings{idleProbe: 10 * time.Second, retry: 2500 * time.Millisecond, timeout: 5 * time.Second,
+			downBackoff: time.Minute, housekeep: 5 * time.Second}},
+		{0, chatTimings{idleProbe: 10 * time.Second, retry: 2500 * time.Millisecond, timeout: 5 * time.Second,
+			downBackoff: time.Minute, housekeep: 5 * time.Second}},
+		{2 * time.Second, chatTimings{idleProbe: 666666666, retry: 166666666, timeout: 666666666,
+			downBackoff: 4 * time.Second, housekeep: 500 * time.Millisecond}},
+		{10 * time.Minute, chatTimings{idleProbe: 10 * time.Second, retry: 2500 * time.Millisecond, timeout: 5 * time.Second,
+			downBackoff: time.Minute, housekeep: 5 * time.Second}},
+	} {
+		got := timingsFor(tc.downAfter)
+		if got != tc.want {
+			t.Errorf("down_after %v: timings %+v, want %+v", tc.downAfter, got, tc.want)
+		}
+		// Three failures must fit in down_after, or the outage is noticed late.
+		if d := tc.downAfter; d > 0 && d <= 30*time.Second && 2*got.retry+got.timeout > d {
+			t.Errorf("down_after %v: three failed probes take %v", d, 2*got.retry+got.timeout)
+		}
+	}
+}
