@@ -1,0 +1,304 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/heraldops/herald/internal/app"
+	"github.com/heraldops/herald/internal/fakes/slackapi"
+	"github.com/heraldops/herald/internal/fakes/twilioapi"
+)
+
+// Issue 6, through `herald serve`: Slack goes away, herald runs the incident
+// over SMS, and the thread gets everything it missed when Slack is back.
+
+const (
+	foResponderPhone = "+4915112345678"
+	foApproverPhone  = "+4915112345670"
+	foWatcherPhone   = "+4915112345679"
+	foDanaPhone      = "+4915100000001"
+	foOmarPhone      = "+14155550101"
+	foStrangerPhone  = "+4930999999999"
+	foIncidents      = "C0INCIDENTS"
+	foOutageMark     = "Sent while chat was unreachable"
+	// foDownAfter is exampleConfig's failover.down_after.
+	foDownAfter = 2 * time.Second
+)
+
+// foChatCheck is the "chat" entry of /readyz: "ok" or "failing", with the
+// reason.
+func (a *heraldApp) foChatCheck() (status, reason string) {
+	a.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, a.url+"/readyz", nil)
+	code, body := a.do(req)
+	var r struct {
+		Status string `json:"status"`
+		Checks map[string]struct {
+			Status string `json:"status"`
+			Error  string `json:"error"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		a.t.Fatalf("/readyz answered %d %q: %v", code, body, err)
+	}
+	if code != http.StatusOK || r.Status != "ready" {
+		// chat is information only: SMS-only replicas must keep getting Twilio's webhooks.
+		a.t.Fatalf("/readyz = %d %q, want 200 ready whatever chat does", code, body)
+	}
+	c, ok := r.Checks["chat"]
+	if !ok {
+		a.t.Fatalf("/readyz has no chat check: %s", body)
+	}
+	return c.Status, c.Error
+}
+
+// foChatModeMetric is herald_chat_mode as /metrics shows it (1 chat, 0 SMS-only).
+func (a *heraldApp) foChatModeMetric() string {
+	a.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, a.url+"/metrics", nil)
+	_, body := a.do(req)
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "herald_chat_mode "); ok {
+			return v
+		}
+	}
+	a.t.Fatalf("/metrics has no herald_chat_mode")
+	return ""
+}
+
+// foWaitChatMode waits until /readyz and /metrics both show the mode and
+// returns how long that took.
+func (a *heraldApp) foWaitChatMode(smsOnly bool) time.Duration {
+	a.t.Helper()
+	start := time.Now()
+	want, metric := "ok", "1"
+	if smsOnly {
+		want, metric = "failing", "0"
+	}
+	a.eventually("chat check "+want+" and herald_chat_mode "+metric, func() bool {
+		st, _ := a.foChatCheck()
+		return st == want && a.foChatModeMetric() == metric
+	})
+	return time.Since(start)
+}
+
+// text plays a phone texting herald's SMS number.
+func (a *heraldApp) foText(from, body string) {
+	a.t.Helper()
+	if code, resp := a.inbound(a.twilio.InboundSMS(from, appSMSFrom, body)); code != http.StatusOK {
+		a.t.Fatalf("inbound SMS from %s: HTTP %d %q", from, code, resp)
+	}
+}
+
+// foSMSTo returns the SMS (not WhatsApp) messages herald sent to phone.
+func (a *heraldApp) foSMSTo(phone string) []twilioapi.Message {
+	var out []twilioapi.Message
+	for _, m := range a.twilio.MessagesTo(phone) {
+		if !m.WhatsApp() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// foWaitSMS waits until phone got an SMS containing want and returns it.
+func (a *heraldApp) foWaitSMS(phone, want string) twilioapi.Message {
+	a.t.Helper()
+	var found twilioapi.Message
+	a.eventually("an SMS to "+phone+" with "+want, func() bool {
+		for _, m := range a.foSMSTo(phone) {
+			if strings.Contains(m.Body, want) {
+				found = m
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// foDeclare types /incident new and returns the root message's ts.
+func (a *heraldApp) foDeclare(title string) string {
+	a.t.Helper()
+	before := len(a.slack.Posts(foIncidents))
+	if code, body := a.command("U0RESP1", foIncidents, "new "+title+" --sev 2"); code != http.StatusOK {
+		a.t.Fatalf("/incident new: HTTP %d %s", code, body)
+	}
+	a.eventually("the root message", func() bool { return len(a.slack.Posts(foIncidents)) > before })
+	return a.slack.Posts(foIncidents)[before].TS
+}
+
+// foWriteConfig writes cfg where the one-shot commands can read it.
+func foWriteConfig(t *testing.T, cfg string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "herald.yaml")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// foSendFromTerminal runs `herald send` with the serving replica's environment,
+// so its recipients are contacts of the incident (their replies find it).
+func foSendFromTerminal(t *testing.T, incidentID, audience, nextUpdate string) {
+	t.Helper()
+	var out bytes.Buffer
+	code := app.Send(context.Background(), app.SendOptions{ConfigPath: foWriteConfig(t, exampleConfig),
+		Audiences: []string{audience}, Template: "investigating", Vars: map[string]string{"next_update": nextUpdate},
+		IncidentID: incidentID, Logger: zerolog.Nop(), Out: &out})
+	if code != 0 {
+		t.Fatalf("herald send exited %d:\n%s", code, out.String())
+	}
+}
+
+// foThreadTexts is what a reader of the thread sees, one entry per post.
+func foThreadTexts(s *slackapi.Server, channel, ts string) []string {
+	var out []string
+	for _, m := range s.ThreadPosts(channel, ts) {
+		out = append(out, m.AllText())
+	}
+	return out
+}
+
+var foApproveCode = regexp.MustCompile(`APPROVE (\d{4})`)
+
+func TestFailoverRunsTheIncidentOverSMSWhileSlackIsDownAndReplaysTheThread(t *testing.T) {
+	a := startApp(t, exampleConfig)
+	rootTS := a.foDeclare("Checkout down")
+	foSendFromTerminal(t, "INC-1", "it-ops", "14:00 UTC")
+	a.foWaitSMS(foOmarPhone, "Next update 14:00 UTC")
+	before := len(a.slack.ThreadPosts(foIncidents, rootTS))
+
+	// Slack's edge answers 503, then stops answering at all. herald only
+	// learns of it through its own calls: the stakeholder reply it tries
+	// to post, and its own probe when nothing else calls Slack.
+	a.slack.SetOutage(slackapi.OutageUnavailable)
+	outageStart := time.Now()
+	a.foText(foOmarPhone, "Are customers affected?")
+	time.AfterFunc(time.Second, func() { a.slack.SetOutage(slackapi.OutageHang) })
+	took := a.foWaitChatMode(true)
+	// The promise in the README: SMS-only after failover.down_after of
+	// failures, plus at most one probe interval to notice the first one.
+	if took > foDownAfter+3*time.Second {
+		t.Errorf("herald went SMS-only %v after Slack went down, want within down_after (%v) and one probe", took, foDownAfter)
+	}
+	if _, reason := a.foChatCheck(); !strings.Contains(reason, "SMS-only") {
+		t.Errorf("/readyz chat reason = %q, want it to say herald runs SMS-only", reason)
+	}
+
+	// The stakeholder's reply reaches the watchers by SMS.
+	digest := a.foWaitSMS(foWatcherPhone, "Are customers affected?")
+	if !strings.Contains(digest.Body, "Omar Haddad") {
+		t.Errorf("watcher digest %q does not say who wrote", digest.Body)
+	}
+
+	// A responder asks to notify the executives; that needs approval, and the
+	// approver phone gets the exact text with a one-time code.
+	a.foText(foResponderPhone, "NOTIFY INC-1 executives investigating next_update=14:30")
+	a.foWaitSMS(foResponderPhone, "needs approval")
+	req := a.foWaitSMS(foApproverPhone, "Next update 14:30")
+	code := foApproveCode.FindStringSubmatch(req.Body)
+	if code == nil {
+		t.Fatalf("approval request %q has no code", req.Body)
+	}
+	if n := len(a.twilio.MessagesTo(foDanaPhone)); n != 1 { // the WhatsApp of the terminal send
+		t.Fatalf("Dana got %d messages before the approval, want only the earlier WhatsApp", n)
+	}
+
+	// A stranger's NOTIFY is a stakeholder message, never a command.
+	a.foText(foStrangerPhone, "NOTIFY INC-1 executives investigating next_update=15:00")
+
+	// The approver approves: Dana, whose channel is WhatsApp, gets it by SMS.
+	a.foText(foApproverPhone, "APPROVE "+code[1])
+	toDana := a.foWaitSMS(foDanaPhone, "Next update 14:30")
+	if toDana.WhatsApp() {
+		t.Errorf("Dana got the approved update over WhatsApp during failover")
+	}
+	a.foWaitSMS(foApproverPhone, "INC-1") // the approver's confirmation
+
+	// Slack comes back.
+	a.slack.SetOutage(slackapi.OutageNone)
+	outageEnd := time.Now()
+	a.foWaitChatMode(false)
+	a.eventually("the outage summary in the thread", func() bool {
+		texts := foThreadTexts(a.slack, foIncidents, rootTS)
+		return len(texts) > before && strings.Contains(texts[len(texts)-1], "Back in chat")
+	})
+	// The stranger's text ends up in triage once chat is back: only then is
+	// it certain that herald handled it.
+	a.eventually("the stranger's text in triage", func() bool {
+		for _, m := range a.slack.Posts("C0TRIAGE") {
+			if strings.Contains(m.AllText(), "next_update=15:00") {
+				return true
+			}
+		}
+		return false
+	})
+	if got := a.twilio.MessagesTo(foStrangerPhone); len(got) != 0 {
+		t.Errorf("the stranger got an answer: %+v", got)
+	}
+	if got := a.twilio.MessagesTo(foDanaPhone); len(got) != 2 {
+		t.Errorf("Dana got %d messages, want 2 (the WhatsApp before, the approved SMS): the stranger's NOTIFY must send nothing", len(got))
+	}
+
+	// The thread has every missed item once, in order, marked, and the
+	// summary last.
+	texts := foThreadTexts(a.slack, foIncidents, rootTS)[before:]
+	all := strings.Join(texts, "\n---\n")
+	last := -1
+	for _, want := range []string{"Are customers affected?", "Notification INC-1", "Back in chat"} {
+		at := foPostWith(texts, want)
+		if len(at) != 1 {
+			t.Fatalf("%q is in %d replayed posts, want exactly one:\n%s", want, len(at), all)
+		}
+		if at[0] < last {
+			t.Fatalf("%q is out of order:\n%s", want, all)
+		}
+		last = at[0]
+	}
+	for i, txt := range texts[:len(texts)-1] {
+		if !strings.Contains(txt, foOutageMark) {
+			t.Errorf("replayed post %d is not marked as sent while chat was down:\n%s", i, txt)
+		}
+	}
+	summary := texts[len(texts)-1]
+	for _, want := range []string{"1 stakeholder reply", "1 approved notification over SMS"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("summary %q lacks %q", summary, want)
+		}
+	}
+	// The outage is reported from Slack's first failure (not from when
+	// herald declared it) to its return; minutes may tick over meanwhile.
+	span := regexp.MustCompile(`Chat unreachable (\d\d:\d\d) to (\d\d:\d\d) UTC`).FindStringSubmatch(summary)
+	if span == nil || !foMinuteNear(span[1], outageStart, 2*time.Second) || !foMinuteNear(span[2], outageEnd, 10*time.Second) {
+		t.Errorf("summary %q, want the outage from %s to %s UTC", summary, outageStart.UTC().Format("15:04:05"), outageEnd.UTC().Format("15:04:05"))
+	}
+}
+
+// foMinuteNear reports whether hhmm is the UTC minute of a time in [t, t+slack].
+func foMinuteNear(hhmm string, t time.Time, slack time.Duration) bool {
+	return hhmm == t.UTC().Format("15:04") || hhmm == t.Add(slack).UTC().Format("15:04")
+}
+
+// foPostWith returns the indexes of the posts that contain want.
+func foPostWith(texts []string, want string) []int {
+	var at []int
+	for i, txt := range texts {
+		if strings.Contains(txt, want) {
+			at = append(at, i)
+		}
+	}
+	return at
+}
