@@ -130,7 +130,11 @@ func (r *Relay) refresh(ctx context.Context, id string) {
 	} else if counts[DeliveryPending]+counts[DeliverySending] == 0 {
 		return // nothing stored yet
 	}
-	if r.Chat == nil || !r.editDue(id) {
+	if r.Chat == nil {
+		return
+	}
+	if !r.editDue(id) {
+		r.later(id)
 		return
 	}
 	every := r.Settings.progressEvery()
@@ -141,6 +145,7 @@ func (r *Relay) refresh(ctx context.Context, id string) {
 		return
 	}
 	if !first {
+		r.later(id)
 		return
 	}
 	b, err := r.Broadcasts.Broadcast(ctx, id)
@@ -149,6 +154,22 @@ func (r *Relay) refresh(ctx context.Context, id string) {
 		return
 	}
 	r.edit(ctx, b, ProgressMessage(b, counts, settled))
+}
+
+// later keeps a broadcast whose edit was throttled marked for the Run loop's
+// next refresh: otherwise the last receipts of a burst (delivered, read
+// arriving within ProgressEvery of the previous edit) never reach the
+// message and the summary stays behind for good.
+func (r *Relay) later(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running == 0 {
+		return // no loop to come back; the next status refreshes it
+	}
+	if r.dirty == nil {
+		r.dirty = map[string]bool{}
+	}
+	r.dirty[id] = true
 }
 
 // editDue is the per-replica part of the throttle: no shared-store round
