@@ -302,3 +302,154 @@ func foPostWith(texts []string, want string) []int {
 	}
 	return at
 }
+
+func TestFailoverDoesNotFlipFlopWhileSlackFlaps(t *testing.T) {
+	a := startApp(t, exampleConfig)
+	rootTS := a.foDeclare("Checkout down")
+	foSendFromTerminal(t, "INC-1", "it-ops", "14:00 UTC")
+	a.foWaitSMS(foOmarPhone, "Next update 14:00 UTC")
+
+	// Slack fails every other second for 10 s while stakeholders keep
+	// writing, so herald keeps calling it.
+	stop := make(chan struct{})
+	flapping := make(chan struct{})
+	go func() {
+		defer close(flapping)
+		down := false
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+			down = !down
+			if down {
+				a.slack.SetOutage(slackapi.OutageUnavailable)
+			} else {
+				a.slack.SetOutage(slackapi.OutageNone)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+		a.slack.SetOutage(slackapi.OutageNone)
+	}()
+	defer func() {
+		close(stop)
+		<-flapping
+	}()
+
+	var modes []string // herald_chat_mode as sampled, changes only
+	var sent []string
+	for i := 0; ; i++ {
+		select {
+		case <-flapping:
+		default:
+			if i%3 == 0 {
+				body := "reply " + string(rune('A'+i/3%26)) + string(rune('a'+i/78))
+				a.foText(foOmarPhone, body)
+				sent = append(sent, body)
+			}
+			if m := a.foChatModeMetric(); len(modes) == 0 || modes[len(modes)-1] != m {
+				modes = append(modes, m)
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		break
+	}
+	t.Logf("herald_chat_mode while Slack flapped: %v", modes)
+	if len(modes) > 2 {
+		t.Errorf("herald_chat_mode went %v while Slack flapped, want at most one switch", modes)
+	}
+
+	// When Slack is stable again every reply is in the thread once.
+	a.foWaitChatMode(false)
+	a.eventually("every reply in the thread", func() bool {
+		texts := foThreadTexts(a.slack, foIncidents, rootTS)
+		for _, s := range sent {
+			if len(foPostWith(texts, s+"\n")) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	texts := foThreadTexts(a.slack, foIncidents, rootTS)
+	for _, s := range sent {
+		if n := len(foPostWith(texts, s+"\n")); n != 1 {
+			t.Errorf("%q is in %d posts, want one", s, n)
+		}
+	}
+}
+
+func TestFailoverCanBeForcedForEveryReplicaAndOnlyByResponders(t *testing.T) {
+	a := startApp(t, exampleConfig)
+	b := a.startReplica(exampleConfig)
+	cfg := foWriteConfig(t, exampleConfig)
+	failover := func(mode string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := app.Failover(context.Background(), app.FailoverOptions{ConfigPath: cfg, Mode: mode, Logger: zerolog.Nop(), Out: &out}); err != nil {
+			t.Fatalf("herald failover %s: %v", mode, err)
+		}
+		return out.String()
+	}
+	both := func(smsOnly bool) {
+		t.Helper()
+		for _, r := range []*heraldApp{a, b} {
+			// The README promises every replica within 5 s.
+			if took := r.foWaitChatMode(smsOnly); took > 6*time.Second {
+				t.Errorf("replica %s took %v to follow the forced mode", r.url, took)
+			}
+		}
+	}
+
+	// herald failover on|status|off from a terminal.
+	if out := failover(app.FailoverStatus); !strings.Contains(out, "automatic") {
+		t.Errorf("status before: %q", out)
+	}
+	failover(app.FailoverOn)
+	both(true)
+	if out := failover(app.FailoverStatus); !strings.Contains(out, "forced: sms-only") {
+		t.Errorf("status while on: %q", out)
+	}
+	failover(app.FailoverOff)
+	both(false)
+
+	// From Slack: only a responder may switch.
+	ephemeralTo := func(user string) string {
+		t.Helper()
+		var txt string
+		a.eventually("an answer to "+user, func() bool {
+			for _, m := range a.slack.Ephemerals() {
+				if m.User == user && !strings.Contains(m.AllText(), "…") {
+					txt = m.AllText()
+					return true
+				}
+			}
+			return false
+		})
+		return txt
+	}
+	if code, _ := a.command("U0LEAD1", foIncidents, "failover on"); code != http.StatusOK {
+		t.Fatalf("/incident failover on: HTTP %d", code)
+	}
+	if txt := ephemeralTo("U0LEAD1"); !strings.Contains(txt, "Not allowed") {
+		t.Errorf("a non-responder was told %q, want a refusal", txt)
+	}
+	if out := failover(app.FailoverStatus); !strings.Contains(out, "automatic") {
+		t.Errorf("a non-responder's /incident failover on changed the mode: %q", out)
+	}
+	if st, _ := b.foChatCheck(); st != "ok" {
+		t.Errorf("a non-responder's /incident failover on took replica 2 to %s", st)
+	}
+
+	if code, _ := a.command("U0RESP1", foIncidents, "failover on"); code != http.StatusOK {
+		t.Fatalf("/incident failover on: HTTP %d", code)
+	}
+	if txt := ephemeralTo("U0RESP1"); !strings.Contains(txt, "SMS-only mode") {
+		t.Errorf("the responder was told %q", txt)
+	}
+	both(true)
+	if code, _ := b.command("U0RESP2", foIncidents, "failover off"); code != http.StatusOK {
+		t.Fatalf("/incident failover off: HTTP %d", code)
+	}
+	both(false)
+}

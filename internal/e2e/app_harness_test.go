@@ -209,3 +209,103 @@ func (a *heraldApp) eventually(what string, cond func() bool) {
 		time.Sleep(25 * time.Millisecond)
 	}
 }
+
+// startReplica starts a second `herald serve` beside a, as another pod of the
+// same install would run: the same REDIS_URL, HERALD_DATA_KEY, fake Slack and
+// fake Twilio, its own listen address. HERALD_PUBLIC_URL stays a's, as behind
+// a load balancer. It is stopped like a when the test ends; stop it earlier
+// with shutdown (as SIGTERM would).
+func (a *heraldApp) startReplica(config string) *heraldApp {
+	t := a.t
+	t.Helper()
+	b := &heraldApp{t: t, ctx: context.Background(), redis: a.redis, slack: a.slack, twilio: a.twilio,
+		signer: a.signer, http: a.http, done: make(chan error, 1)}
+	addr := freeAddr(t)
+	b.url = "http://" + addr
+	cfgPath := filepath.Join(t.TempDir(), "herald.yaml")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Serve reads the environment once, at start.
+	first := os.Getenv("HERALD_ADDR")
+	t.Setenv("HERALD_ADDR", addr)
+	defer os.Setenv("HERALD_ADDR", first)
+	var ctx context.Context
+	ctx, b.stop = context.WithCancel(context.Background())
+	logger := zerolog.New(io.Discard)
+	if testing.Verbose() {
+		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Str("replica", "2").Logger()
+	}
+	go func() {
+		b.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger})
+	}()
+	t.Cleanup(b.shutdown)
+	b.eventually("the second replica ready", func() bool {
+		select {
+		case err := <-b.done:
+			t.Fatalf("second herald serve stopped at start: %v", err)
+		default:
+		}
+		resp, err := b.http.Get(b.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return b
+}
+
+// startAppWith is startApp with a fake Slack built with slackOpts, e.g.
+// slackapi.WithChannelRate(1, 1) to make it answer 429 as Slack does when
+// herald posts too fast. (startApp's own fake goes unused.)
+func startAppWith(t *testing.T, config string, slackOpts []slackapi.Option, tweak ...func(env map[string]string)) *heraldApp {
+	t.Helper()
+	fake := slackapi.New(slackOpts...)
+	t.Cleanup(fake.Close)
+	a := startApp(t, config, append(tweak, func(env map[string]string) {
+		env["SLACK_API_URL"], env["SLACK_BOT_TOKEN"] = fake.APIURL(), fake.BotToken
+	})...)
+	a.slack = fake
+	return a
+}
+
+// restart stops a as SIGTERM would and starts `herald serve` again in its
+// place: the same address (so HERALD_PUBLIC_URL and Twilio's signatures
+// still fit), environment, redis-server and fakes, as a pod restarted by
+// Kubernetes. config is the config file the new process reads.
+func (a *heraldApp) restart(config string) *heraldApp {
+	t := a.t
+	t.Helper()
+	a.shutdown()
+	b := &heraldApp{t: t, ctx: a.ctx, url: a.url, redis: a.redis, slack: a.slack, twilio: a.twilio,
+		signer: a.signer, http: a.http, done: make(chan error, 1)}
+	cfgPath := filepath.Join(t.TempDir(), "herald.yaml")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ctx context.Context
+	ctx, b.stop = context.WithCancel(context.Background())
+	logger := zerolog.New(io.Discard)
+	if testing.Verbose() {
+		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Str("run", "2").Logger()
+	}
+	go func() {
+		b.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger})
+	}()
+	t.Cleanup(b.shutdown)
+	b.eventually("the restarted herald ready", func() bool {
+		select {
+		case err := <-b.done:
+			t.Fatalf("restarted herald serve stopped at start: %v", err)
+		default:
+		}
+		resp, err := b.http.Get(b.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return b
+}
