@@ -69,6 +69,10 @@ type Config struct {
 	Replier  Replier        // nil: /incident reply says it is not available
 	Failover FailoverSwitch // nil: /incident failover says it is not available
 	Threads  ThreadWatcher  // nil: thread messages are ignored
+	// IsResponder tells who may answer stakeholders, so the *Reply to
+	// stakeholder* action refuses others before they type an answer; nil
+	// leaves it to the Replier when the answer is sent.
+	IsResponder func(by bot.Actor) bool
 
 	Clock bot.Clock // for "open for 1h 12m" in status and list; default the wall clock
 

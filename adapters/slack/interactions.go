@@ -19,9 +19,9 @@ type MalformedError struct{ Reason string }
 
 func (e *MalformedError) Error() string { return e.Reason }
 
-// Interaction handles a block_actions or view_submission payload and returns
-// the response body to acknowledge with (nil: an empty 200), or a
-// *MalformedError.
+// Interaction handles a block_actions, view_submission or message_action
+// (a shortcut on a message) payload and returns the response body to
+// acknowledge with (nil: an empty 200), or a *MalformedError.
 func (f *Frontend) Interaction(ctx context.Context, cb slack.InteractionCallback) (any, error) {
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
@@ -37,9 +37,14 @@ func (f *Frontend) Interaction(ctx context.Context, cb slack.InteractionCallback
 			return f.submitConfirm(ctx, cb)
 		case callbackReject:
 			return f.submitReject(ctx, cb)
+		case callbackAnswer:
+			return f.submitAnswer(ctx, cb)
 		}
 		return nil, &MalformedError{Reason: fmt.Sprintf("view_submission of unknown modal %q", truncate(cb.View.CallbackID, 60))}
-	case slack.InteractionTypeViewClosed, slack.InteractionTypeShortcut, slack.InteractionTypeMessageAction:
+	case slack.InteractionTypeMessageAction:
+		f.messageAction(ctx, cb)
+		return nil, nil
+	case slack.InteractionTypeViewClosed, slack.InteractionTypeShortcut:
 		return nil, nil
 	case "":
 		return nil, &MalformedError{Reason: "interaction payload without a type"}

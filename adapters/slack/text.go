@@ -188,3 +188,31 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// ---- the "Reply to stakeholder" message action ----
+
+const (
+	textAnswerTitle  = "Reply to stakeholder" // modal title: at most 24 characters
+	textAnswerButton = "Send"
+	textAnswerLabel  = "Your answer"
+	textAnswerHint   = "Sent as you typed it, over their channel: WhatsApp while their 24-hour window is open, otherwise SMS. It is echoed in the thread."
+	textWhoLabel     = "Stakeholder"
+	textAnswerEmpty  = "Type the answer first."
+	// textNotAReply: the action was used on a message that is not a
+	// stakeholder's reply herald posted.
+	textNotAReply = "*Reply to stakeholder* works on the stakeholder replies herald posts in incident threads (they end with _Answer with /incident reply …_). This message is not one."
+)
+
+func textAnswerContext(names []string, incidentID string) string {
+	who := "the stakeholder"
+	if len(names) == 1 {
+		who = "*" + escape(names[0]) + "*"
+	}
+	return "Answer " + who + " about *" + escape(incidentID) + "*."
+}
+
+// textReplyOutsideIncident: a reply in the triage channel belongs to no
+// incident, so the answer cannot be filed under one.
+func textReplyOutsideIncident(who string) string {
+	return escape("This reply is not in an incident thread. Answer with `/incident reply INC-n " + who + " <text>`, naming the incident it is about.")
+}

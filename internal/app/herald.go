@@ -179,7 +179,7 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 	if h.slackAPI != nil {
 		fe, err := slackadapter.NewFrontend(slackadapter.Config{
 			API: h.slackAPI, Workflow: h.services[bot.PlatformSlack], Directory: h.directory, Deduper: h.store,
-			SigningSecret: env.SlackSigningSecret, Replier: h.replies, Failover: failoverSwitch{h},
+			SigningSecret: env.SlackSigningSecret, Replier: h.replies, IsResponder: roles.IsResponder, Failover: failoverSwitch{h},
 			Clock: h.clock, OnResult: observe,
 			OnError: func(_ context.Context, err error) { log.Warn().Err(err).Msg("slack") },
 		})
