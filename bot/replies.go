@@ -146,7 +146,7 @@ func (r *Replies) Route(ctx context.Context, in Inbound) (routed, error) {
 	chosen := ""
 	for _, id := range IncidentIDsIn(in.Body) {
 		if slices.Contains(candidates, id) {
-			chosen = id
+			chosen, rep.Named = id, true
 			break
 		}
 	}
@@ -200,7 +200,11 @@ func ReplyMessage(rep Reply) Message {
 	if rep.IncidentID == "" {
 		ctxParts = append(ctxParts, "Not linked to an incident: herald had not messaged this number recently.")
 	} else if len(rep.OtherCandidates) > 0 {
-		ctxParts = append(ctxParts, "Routed to "+rep.IncidentID+" (most recent); could also be about "+strings.Join(rep.OtherCandidates, ", ")+".")
+		why := " (most recent)"
+		if rep.Named {
+			why = " (named in the message)"
+		}
+		ctxParts = append(ctxParts, "Routed to "+rep.IncidentID+why+"; could also be about "+strings.Join(rep.OtherCandidates, ", ")+".")
 	}
 	if rep.RecipientID != "" {
 		ctxParts = append(ctxParts, "Answer with /incident reply "+rep.RecipientID+" <text>")

@@ -30,6 +30,7 @@ type Reply struct {
 	Name            string   `json:"name,omitempty"`
 	Audiences       []string `json:"audiences,omitempty"`
 	OtherCandidates []string `json:"other_candidates,omitempty"` // other incidents it could have been about
+	Named           bool     `json:"named,omitempty"`            // the text named the incident (else: the most recent)
 }
 
 // Contact records that herald messaged a phone about an incident, so that
