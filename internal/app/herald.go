@@ -31,6 +31,11 @@ const (
 	topicStatus  = "status"  // provider status callbacks, from /twilio/status
 )
 
+// slackPostsPerSecond paces posts per channel a little under Slack's one
+// per second: paced at exactly the limit, the few milliseconds by which one
+// request reaches Slack later than the next are enough for a 429.
+const slackPostsPerSecond = 0.9
+
 // herald is one running replica: every part, built once by build and run by
 // Serve (or used by the one-shot commands).
 type herald struct {
@@ -109,7 +114,8 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 			opts = append(opts, slack.OptionAppLevelToken(env.SlackAppToken))
 		}
 		h.slackAPI = slack.New(env.SlackBotToken, opts...)
-		h.chats.add(bot.PlatformSlack, slackadapter.NewChat(h.slackAPI, slackadapter.ChatOptions{OnResult: observe, Limiter: h.store, Up: h.health.Up}))
+		h.chats.add(bot.PlatformSlack, slackadapter.NewChat(h.slackAPI, slackadapter.ChatOptions{OnResult: observe, Limiter: h.store, Up: h.health.Up,
+			PostsPerSecond: slackPostsPerSecond}))
 	}
 	if env.TeamsConfigured() {
 		teamsCfg = teamsadapter.Config{

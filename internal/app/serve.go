@@ -161,8 +161,12 @@ func (h *herald) run(ctx context.Context, srv *httpserver.Server) error {
 		return h.relay.Run(ctx, bot.WorkerConfig{Consumer: h.consumer, Concurrency: 32, OnError: onErr("relay")})
 	})
 	g.Go(func() error {
+		// One at a time: replies reach their thread's outbox in the order
+		// Twilio delivered them (a burst of one person's messages would
+		// otherwise be shuffled by parallel workers); a few Redis round trips
+		// each, so one worker keeps up with hundreds per second.
 		return bot.RunWorkers(ctx, bot.WorkerConfig{Queue: h.store, Topic: topicInbound, Consumer: h.consumer,
-			Concurrency: 8, OnError: onErr(topicInbound)}, h.handleInbound)
+			Concurrency: 1, OnError: onErr(topicInbound)}, h.handleInbound)
 	})
 	g.Go(func() error {
 		return bot.RunWorkers(ctx, bot.WorkerConfig{Queue: h.store, Topic: topicStatus, Consumer: h.consumer,
