@@ -117,11 +117,17 @@ func (f *Failover) ModeChanged(ctx context.Context, mode ChatMode, at time.Time)
 		}
 		return nil
 	}
+	v, err := f.KV.Get(ctx, kvOutageStart)
+	if errors.Is(err, ErrNotFound) {
+		// Another replica came back first and closed this outage: one
+		// summary per outage, not one per replica.
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("reading when the outage began: %w", err)
+	}
 	start := at
-	if v, err := f.KV.Get(ctx, kvOutageStart); err == nil {
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			start = t
-		}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		start = t
 	}
 	if err := f.appendSummaries(ctx, start, at); err != nil {
 		return err

@@ -168,6 +168,11 @@ func (p *ThreadPoster) Flush(ctx context.Context, th ThreadRef) (int, error) {
 	if err := p.wait(ctx, th); err != nil {
 		return 0, err
 	}
+	// From here on the post is finished even if ctx ends (a replica shutting
+	// down): a post chat took but that never left the outbox would be posted
+	// again by the replica that takes over. Bounded well inside the lease.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), postGrace)
+	defer cancel()
 	switch first.Kind {
 	case "root":
 		return p.flushRoot(ctx, th, first)
@@ -198,6 +203,10 @@ func (p *ThreadPoster) Flush(ctx context.Context, th ThreadRef) (int, error) {
 	}
 	return n, p.drop(ctx, th, n)
 }
+
+// postGrace bounds how long a started post may run on after its replica
+// began shutting down; less than the 30 s poster lease.
+const postGrace = 20 * time.Second
 
 // lookahead is how far Flush looks for a newer version of a kept edit.
 const lookahead = 200

@@ -80,3 +80,43 @@ func downHealth(clock bot.Clock) *bot.ChatHealth {
 	h.Force(&mode)
 	return h
 }
+
+// Every replica sees the outage end and calls ModeChanged; the thread gets
+// one summary, not one per replica.
+func TestOneOutageSummaryWhateverTheNumberOfReplicas(t *testing.T) {
+	ctx := context.Background()
+	clock := bottest.NewClock(time.Date(2026, 11, 23, 14, 2, 0, 0, time.UTC))
+	store := bottest.NewStore(clock)
+	replicas := []*bot.Failover{{KV: store, Outbox: store, Clock: clock}, {KV: store, Outbox: store, Clock: clock}}
+	th := bot.ThreadRef{Platform: bot.PlatformSlack, Channel: "C0INCIDENTS", RootID: "1700000000.000100"}
+
+	for _, f := range replicas {
+		if err := f.ModeChanged(ctx, bot.ModeSMSOnly, clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.OutboxAppend(ctx, bot.OutboxItem{ID: "update-SM1", Thread: th, Kind: "update",
+		Message: bot.Message{Text: "step 1 done"}, At: clock.Now(), DuringOutage: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range replicas {
+		clock.Advance(3 * time.Second) // the second replica notices a little later
+		if err := f.ModeChanged(ctx, bot.ModeChat, clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	items, err := store.OutboxPeek(ctx, th, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	summaries := 0
+	for _, it := range items {
+		if it.Kind == "summary" {
+			summaries++
+		}
+	}
+	if summaries != 1 {
+		t.Errorf("%d outage summaries kept for the thread, want 1", summaries)
+	}
+}

@@ -5,11 +5,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -452,4 +458,120 @@ func TestFailoverCanBeForcedForEveryReplicaAndOnlyByResponders(t *testing.T) {
 		t.Fatalf("/incident failover off: HTTP %d", code)
 	}
 	both(false)
+}
+
+// foSlackProxy stands between one replica and the fake Slack, to play what
+// the network can do to that replica alone.
+type foSlackProxy struct {
+	srv *httptest.Server
+	// unavailable answers every call 503, as Slack's edge does in an outage,
+	// for this replica only.
+	unavailable atomic.Bool
+	// holdNextPost passes the next chat.postMessage to Slack, then keeps
+	// Slack's answer from the replica until release is closed or the
+	// replica gives up; held is closed when that happens.
+	holdNextPost atomic.Bool
+	held         chan struct{}
+	release      chan struct{}
+}
+
+func newFoSlackProxy(t *testing.T, fake *slackapi.Server) *foSlackProxy {
+	target, _ := url.Parse(fake.URL())
+	rp := httputil.NewSingleHostReverseProxy(target)
+	p := &foSlackProxy{held: make(chan struct{}), release: make(chan struct{})}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.unavailable.Load() {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "<html><body><h1>Slack is having trouble</h1></body></html>")
+			return
+		}
+		if strings.Trim(r.URL.Path, "/") != "chat.postMessage" {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		if !p.holdNextPost.CompareAndSwap(true, false) {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		rp.ServeHTTP(rec, r) // Slack has the message now
+		close(p.held)
+		select {
+		case <-p.release:
+		case <-r.Context().Done():
+			return // the replica gave up waiting: it never learns Slack took it
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *foSlackProxy) apiURL() string { return p.srv.URL + "/" }
+
+func TestFailoverReplayFinishesOnceWhenAReplicaStopsMidReplay(t *testing.T) {
+	fake := slackapi.New()
+	t.Cleanup(fake.Close)
+	proxyA, proxyB := newFoSlackProxy(t, fake), newFoSlackProxy(t, fake)
+	a := startApp(t, exampleConfig, func(env map[string]string) { env["SLACK_API_URL"] = proxyA.apiURL() })
+	a.slack = fake
+	rootTS := a.foDeclare("Checkout down")
+	t.Setenv("SLACK_API_URL", proxyB.apiURL())
+	b := a.startReplica(exampleConfig)
+
+	// Slack goes down for both replicas.
+	proxyA.unavailable.Store(true)
+	proxyB.unavailable.Store(true)
+	a.foWaitChatMode(true)
+	b.foWaitChatMode(true)
+
+	// The responder keeps the thread going by SMS: 45 updates, more than two
+	// digests' worth, so the replay takes several posts.
+	const n = 45
+	for i := range n {
+		a.foText(foResponderPhone, fmt.Sprintf("UPDATE INC-1 step %02d done", i))
+		a.eventually("the responder's confirmation", func() bool { return len(a.foSMSTo(foResponderPhone)) == i+1 })
+	}
+
+	// Slack answers replica 2 first. Its first replay post reaches Slack,
+	// and replica 2 stops (a rolling deploy's SIGTERM) before it hears
+	// Slack's answer. Then Slack answers replica 1, which finishes the replay.
+	proxyB.holdNextPost.Store(true)
+	proxyB.unavailable.Store(false)
+	select {
+	case <-proxyB.held:
+	case <-time.After(15 * time.Second):
+		t.Fatal("replica 2 never replayed anything")
+	}
+	b.stop()
+	close(proxyB.release)
+	b.shutdown()
+	proxyA.unavailable.Store(false)
+
+	a.eventually("the summary closing the replay", func() bool {
+		texts := foThreadTexts(fake, foIncidents, rootTS)
+		return len(texts) > 0 && strings.Contains(texts[len(texts)-1], "Back in chat")
+	})
+	texts := foThreadTexts(fake, foIncidents, rootTS)
+	last := -1
+	for i := range n {
+		want := fmt.Sprintf("step %02d done", i)
+		at := foPostWith(texts, want)
+		if len(at) != 1 {
+			t.Errorf("%q is in %d posts, want exactly one", want, len(at))
+			continue
+		}
+		if at[0] < last {
+			t.Errorf("%q is out of order", want)
+		}
+		last = at[0]
+	}
+	if got := len(foPostWith(texts, "Back in chat")); got != 1 {
+		t.Errorf("%d summaries, want 1", got)
+	}
 }
