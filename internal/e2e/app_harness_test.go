@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldops/herald/internal/app"
 	"github.com/heraldops/herald/internal/crypto"
+	"github.com/heraldops/herald/internal/fakes/botframework"
 	"github.com/heraldops/herald/internal/fakes/slackapi"
 	"github.com/heraldops/herald/internal/fakes/twilioapi"
 	"github.com/heraldops/herald/internal/redistest"
@@ -308,4 +309,52 @@ func (a *heraldApp) restart(config string) *heraldApp {
 		return resp.StatusCode == http.StatusOK
 	})
 	return b
+}
+
+// ---- Microsoft Teams ----
+
+// teamsApp is herald serve with Microsoft Teams configured: the fake Bot
+// Framework (internal/fakes/botframework) serves the OpenID metadata and
+// signing keys (TEAMS_OPENID_METADATA_URL), the token endpoint
+// (TEAMS_TOKEN_URL) and the connector; activities reach /teams/messages
+// signed as the Bot Connector signs them.
+type teamsApp struct {
+	*heraldApp
+	bf *botframework.Server
+}
+
+// startTeamsApp starts herald with Teams configured, and Slack too when
+// withSlack is set (else the Slack variables are empty: Teams is the only
+// chat platform). config should set teams.incident_channel.
+func startTeamsApp(t *testing.T, config string, withSlack bool) *teamsApp {
+	t.Helper()
+	bf := botframework.NewServer()
+	t.Cleanup(bf.Close)
+	a := startApp(t, config, func(env map[string]string) {
+		env["TEAMS_APP_ID"], env["TEAMS_APP_PASSWORD"] = bf.AppID, bf.AppPassword
+		env["TEAMS_TENANT_ID"] = botframework.DefaultTenantID
+		env["TEAMS_OPENID_METADATA_URL"], env["TEAMS_TOKEN_URL"] = bf.MetadataURL(), bf.TokenURL()
+		if !withSlack {
+			env["SLACK_BOT_TOKEN"], env["SLACK_SIGNING_SECRET"], env["SLACK_API_URL"] = "", "", ""
+		}
+	})
+	return &teamsApp{heraldApp: a, bf: bf}
+}
+
+// restart is heraldApp.restart keeping the Bot Framework fake.
+func (a *teamsApp) restart(config string) *teamsApp {
+	return &teamsApp{heraldApp: a.heraldApp.restart(config), bf: a.bf}
+}
+
+// activity posts a Teams activity to /teams/messages with a token signed
+// for it as the Bot Connector does; opts make bad tokens.
+func (a *teamsApp) activity(act any, opts ...botframework.TokenOption) botframework.Response {
+	a.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := a.bf.SendActivity(ctx, a.url+"/teams/messages", act, opts...)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return resp
 }
