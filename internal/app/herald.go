@@ -122,7 +122,13 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 			AppID: env.TeamsAppID, AppPassword: env.TeamsAppPassword, TenantID: env.TeamsTenantID,
 			OpenIDMetadataURL: env.TeamsOpenIDMetadataURL, TokenURL: env.TeamsTokenURL,
 			KV: h.store, Dedup: h.store, Limiter: h.store, Log: log,
-			OnResult: func(err error) { h.chatResult(err == nil || !teamsTrouble(err)) },
+			// Teams feeds the chat health only when it is the primary
+			// platform: a Teams outage must not switch Slack to SMS-only.
+			OnResult: func(err error) {
+				if !env.SlackConfigured() {
+					h.chatResult(err == nil || !teamsTrouble(err))
+				}
+			},
 		}
 		if err := teamsCfg.Validate(); err != nil {
 			return nil, fmt.Errorf("setting up Teams: %w", err)
