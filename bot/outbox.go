@@ -76,8 +76,12 @@ type ThreadPoster struct {
 	ChatUp func() bool
 	// PerSecond is the post rate per channel (default 1).
 	PerSecond float64
-	// MaxDigest is the most items combined into one post (default 20).
-	MaxDigest int
+	// MaxDigest is the most items combined into one post (default 50), and
+	// MaxDigestBytes the most text (default 12,000 bytes: four Slack
+	// sections, well inside a Teams card). Short replies in a burst then
+	// share few posts, and a run of long ones cannot make a post chat refuses.
+	MaxDigest      int
+	MaxDigestBytes int
 	// KV remembers where kept messages were posted, so later edits find them.
 	KV KV
 	// OnRootPosted is called when a root message kept during an outage has
@@ -96,7 +100,14 @@ func (p *ThreadPoster) maxDigest() int {
 	if p.MaxDigest > 0 {
 		return p.MaxDigest
 	}
-	return 20
+	return 50
+}
+
+func (p *ThreadPoster) maxDigestBytes() int {
+	if p.MaxDigestBytes > 0 {
+		return p.MaxDigestBytes
+	}
+	return 12_000
 }
 
 // Enqueue adds an item to its thread's outbox; Run posts it.
@@ -190,8 +201,11 @@ func (p *ThreadPoster) Flush(ctx context.Context, th ThreadRef) (int, error) {
 		}
 		return 1, p.drop(ctx, th, 1)
 	}
-	n := 1
+	n, size := 1, len(first.Message.PlainText())
 	for n < len(items) && n < p.maxDigest() && digestible(items[n].Kind) {
+		if size += len(items[n].Message.PlainText()); size > p.maxDigestBytes() {
+			break
+		}
 		n++
 	}
 	msg := withOutageNote(first)
