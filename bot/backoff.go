@@ -39,8 +39,11 @@ func (b Backoff) Delay(n int) time.Duration {
 	return time.Duration(r() * float64(limit))
 }
 
-// waitOrDone waits d or until ctx ends, whichever comes first.
-func waitOrDone(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx ends, whichever comes first, and returns
+// ctx's error if it ended (also when d <= 0, so a loop that waits between
+// tries notices cancellation even when it need not wait). Every pacing and
+// retry wait in herald goes through it.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

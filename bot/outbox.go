@@ -231,11 +231,7 @@ func (p *ThreadPoster) wait(ctx context.Context, th ThreadRef) error {
 		return fmt.Errorf("waiting for the chat rate limit: %w", err)
 	}
 	if wait > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
+		return Sleep(ctx, wait)
 	}
 	return nil
 }

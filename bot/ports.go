@@ -196,7 +196,8 @@ type Queue interface {
 	Ack(ctx context.Context, topic string, ids ...string) error
 }
 
-// RateLimiter is a token bucket shared by all replicas.
+// RateLimiter is a token bucket per key. The Redis one is shared by all
+// replicas; LocalLimiter serves a single process and tests.
 type RateLimiter interface {
 	// Reserve takes one token from bucket key (refilled at rate per second,
 	// holding at most burst) and returns how long the caller must wait before

@@ -78,7 +78,7 @@ func (r *Relay) deliver(ctx context.Context, bid, rid string) error {
 		if err != nil {
 			return err
 		}
-		if err := waitOrDone(ctx, wait); err != nil {
+		if err := Sleep(ctx, wait); err != nil {
 			return err // stopping; the job stays pending and the delivery in a safe state
 		}
 	}
@@ -183,7 +183,7 @@ func (r *Relay) takeToken(ctx context.Context, ch Channel) error {
 	if err != nil {
 		return fmt.Errorf("reserving a %s send: %w", ch.Label(), err)
 	}
-	return waitOrDone(ctx, wait)
+	return Sleep(ctx, wait)
 }
 
 // recordSent records the provider's SID on the delivery's current attempt.

@@ -234,7 +234,7 @@ func (r *Relay) Wait(ctx context.Context, id string, every time.Duration, onProg
 		if b, err := r.Broadcasts.Broadcast(ctx, id); err == nil && b.State == BroadcastDone {
 			return c, nil // nobody to send to
 		}
-		if err := waitOrDone(ctx, every); err != nil {
+		if err := Sleep(ctx, every); err != nil {
 			return c, fmt.Errorf("waiting for broadcast %s: %w", id, err)
 		}
 	}

@@ -174,7 +174,7 @@ func RunWorkers(ctx context.Context, cfg WorkerConfig, handle func(ctx context.C
 				break
 			}
 			report(fmt.Errorf("claiming jobs of %s: %w", cfg.Topic, err))
-			_ = waitOrDone(ctx, time.Second) // the queue is down: do not spin
+			_ = Sleep(ctx, time.Second) // the queue is down: do not spin
 			continue
 		}
 		giveBack(n - len(jobs))

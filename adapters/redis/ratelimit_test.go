@@ -1,11 +1,14 @@
 package redis
 
 import (
+	"context"
 	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heraldops/herald/bot"
 )
 
 const sec = int64(time.Second / time.Microsecond)
@@ -88,6 +91,31 @@ func TestGCRA(t *testing.T) {
 				b, wait = gcraReserve(b, o.at, sc.interval, sc.burst)
 				if wait != o.wantWait {
 					t.Fatalf("step %d at %dµs: wait %dµs, want %dµs", i, o.at, wait, o.wantWait)
+				}
+			}
+		})
+	}
+}
+
+// bot.LocalLimiter (one replica, tests) must behave as this shared limiter
+// does: run every scenario through it on a clock that follows the steps.
+func TestLocalLimiterMatchesGCRA(t *testing.T) {
+	ctx := context.Background()
+	for _, sc := range gcraScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			clock := newClock()
+			start := clock.Now()
+			l := bot.NewLocalLimiter(clock)
+			for i, o := range sc.ops {
+				clock.Add(start.Add(time.Duration(o.at) * time.Microsecond).Sub(clock.Now()))
+				if o.pause > 0 {
+					must(t, l.Pause(ctx, "k", time.Duration(o.pause)*time.Microsecond))
+					continue
+				}
+				wait, err := l.Reserve(ctx, "k", float64(sec)/float64(sc.interval), int(sc.burst))
+				must(t, err)
+				if want := time.Duration(o.wantWait) * time.Microsecond; wait != want {
+					t.Fatalf("step %d: LocalLimiter wait %v, GCRA %v", i, wait, want)
 				}
 			}
 		})

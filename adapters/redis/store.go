@@ -278,10 +278,8 @@ func (s *Store) optimistic(ctx context.Context, what string, txf func(*goredis.T
 		// Someone else wrote the key first: back off a little, with jitter
 		// so the losers do not collide again in lockstep.
 		backoff := time.Duration(1+attempt%10) * time.Millisecond
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff/2 + rand.N(backoff)):
+		if err := bot.Sleep(ctx, backoff/2+rand.N(backoff)); err != nil {
+			return err
 		}
 	}
 	return fmt.Errorf("%s: %d concurrent writes in a row: %w", what, maxAttempts, bot.ErrConflict)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -70,7 +69,7 @@ func NewChat(api *slack.Client, opts ChatOptions) *Chat {
 	}
 	lim := opts.Limiter
 	if lim == nil {
-		lim = newLocalLimiter()
+		lim = bot.NewLocalLimiter(nil)
 	}
 	return &Chat{api: api, opts: opts, limiter: lim}
 }
@@ -134,7 +133,7 @@ func (c *Chat) do(ctx context.Context, method, channel string, call func(context
 		if lerr != nil {
 			return fmt.Errorf("pacing %s: %w", method, lerr)
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := bot.Sleep(ctx, wait); err != nil {
 			return err
 		}
 		actx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
@@ -166,7 +165,7 @@ func (c *Chat) do(ctx context.Context, method, channel string, call func(context
 		if attempt == c.opts.MaxAttempts-1 {
 			break
 		}
-		if err := sleep(ctx, delay); err != nil {
+		if err := bot.Sleep(ctx, delay); err != nil {
 			return err
 		}
 	}
@@ -202,67 +201,4 @@ func retryableCode(err error) bool {
 		return true
 	}
 	return false
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// localLimiter is a per-process token bucket per key, used when no shared
-// limiter is given (one replica, tests).
-type localLimiter struct {
-	mu      sync.Mutex
-	buckets map[string]*localBucket
-}
-
-type localBucket struct {
-	next   time.Time // when the next token is free (GCRA: theoretical arrival time)
-	paused time.Time // no token before this, burst or not (Slack said 429)
-}
-
-func newLocalLimiter() *localLimiter { return &localLimiter{buckets: map[string]*localBucket{}} }
-
-// Reserve implements the generic cell rate algorithm: each token moves next
-// on by 1/rate; up to burst tokens may be taken ahead of time.
-func (l *localLimiter) Reserve(_ context.Context, key string, rate float64, burst int) (time.Duration, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &localBucket{next: now}
-		l.buckets[key] = b
-	}
-	interval := time.Duration(float64(time.Second) / rate)
-	if b.next.Before(now) {
-		b.next = now
-	}
-	wait := max(b.next.Sub(now)-time.Duration(burst-1)*interval, b.paused.Sub(now), 0)
-	b.next = b.next.Add(interval)
-	return wait, nil
-}
-
-// Pause holds every token of key back for d.
-func (l *localLimiter) Pause(_ context.Context, key string, d time.Duration) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &localBucket{}
-		l.buckets[key] = b
-	}
-	if until := time.Now().Add(d); b.paused.Before(until) {
-		b.paused = until
-	}
-	return nil
 }

@@ -244,21 +244,3 @@ func TestTrouble(t *testing.T) {
 		}
 	}
 }
-
-func TestLocalLimiter(t *testing.T) {
-	l := newLocalLimiter()
-	ctx := context.Background()
-	var waits []time.Duration
-	for range 3 {
-		w, _ := l.Reserve(ctx, "k", 1, 2)
-		waits = append(waits, w.Round(100*time.Millisecond))
-	}
-	// burst 2: two now, the third a second after the first
-	if waits[0] != 0 || waits[1] != 0 || waits[2] != time.Second {
-		t.Fatalf("waits %v, want [0 0 1s]", waits)
-	}
-	_ = l.Pause(ctx, "other", 3*time.Second)
-	if w, _ := l.Reserve(ctx, "other", 1, 5); w.Round(100*time.Millisecond) != 3*time.Second {
-		t.Fatalf("after a pause: wait %v, want 3s", w)
-	}
-}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -176,7 +175,7 @@ type Connector struct {
 	// OnResult, when set, sees the outcome of every attempt (nil: success),
 	// so a health tracker can tell when Teams is down.
 	OnResult func(err error)
-	// Sleep waits; tests replace it. Default: a timer that honours ctx.
+	// Sleep waits; tests replace it. Default: bot.Sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
 
 	limOnce  sync.Once
@@ -187,7 +186,7 @@ func (c *Connector) limiter() bot.RateLimiter {
 	if c.Limiter != nil {
 		return c.Limiter
 	}
-	c.limOnce.Do(func() { c.localLim = newLocalLimiter(time.Now) })
+	c.limOnce.Do(func() { c.localLim = bot.NewLocalLimiter(nil) })
 	return c.localLim
 }
 
@@ -198,14 +197,7 @@ func (c *Connector) sleep(ctx context.Context, d time.Duration) error {
 	if c.Sleep != nil {
 		return c.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return bot.Sleep(ctx, d)
 }
 
 // outActivity is what herald sends. msbotbuilder-go's schema.Activity would
@@ -343,22 +335,15 @@ func (c *Connector) do(ctx context.Context, op, conversationID, method, target s
 	return last
 }
 
-// backoff is exponential with full jitter: uniformly random in
-// [0, min(MaxBackoff, BaseBackoff*2^(attempt-1))], so replicas retrying
-// the same throttled conversation spread out.
+// backoff is bot.Backoff with the connector's bounds: exponential with
+// full jitter, so replicas retrying the same throttled conversation spread
+// out.
 func (c *Connector) backoff(attempt int) time.Duration {
-	base, ceiling := c.BaseBackoff, c.MaxBackoff
-	if base <= 0 {
-		base = 500 * time.Millisecond
-	}
+	ceiling := c.MaxBackoff
 	if ceiling <= 0 {
 		ceiling = 10 * time.Second
 	}
-	d := base << (attempt - 1)
-	if d <= 0 || d > ceiling {
-		d = ceiling
-	}
-	return time.Duration(rand.Int64N(int64(d)) + 1)
+	return bot.Backoff{Base: c.BaseBackoff, Max: ceiling}.Delay(attempt - 1)
 }
 
 func (c *Connector) once(ctx context.Context, op, method, target string, payload []byte, into any) error {
@@ -424,46 +409,4 @@ func retryAfter(h string) time.Duration {
 		return min(max(time.Until(t), 0), 2*time.Minute)
 	}
 	return 0
-}
-
-// localLimiter is a per-process GCRA bucket, used when no shared limiter is
-// wired (single replica, tests).
-type localLimiter struct {
-	now    func() time.Time
-	mu     sync.Mutex
-	tat    map[string]time.Time
-	paused map[string]time.Time
-}
-
-func newLocalLimiter(now func() time.Time) *localLimiter {
-	return &localLimiter{now: now, tat: map[string]time.Time{}, paused: map[string]time.Time{}}
-}
-
-func (l *localLimiter) Reserve(_ context.Context, key string, rate float64, burst int) (time.Duration, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	interval := time.Duration(float64(time.Second) / rate)
-	tat := l.tat[key]
-	if p := l.paused[key]; p.After(tat) {
-		tat = p
-	}
-	if tat.Before(now) {
-		tat = now
-	}
-	allowAt := tat.Add(-time.Duration(max(burst-1, 0)) * interval)
-	l.tat[key] = tat.Add(interval)
-	if allowAt.After(now) {
-		return allowAt.Sub(now), nil
-	}
-	return 0, nil
-}
-
-func (l *localLimiter) Pause(_ context.Context, key string, d time.Duration) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if until := l.now().Add(d); until.After(l.paused[key]) {
-		l.paused[key] = until
-	}
-	return nil
 }

@@ -41,8 +41,7 @@ type Store struct {
 	audit      []bot.AuditEntry
 	seen       map[string]time.Time
 	queues     map[string]*memQueue
-	paused     map[string]time.Time
-	buckets    map[string]time.Time
+	limiter    *bot.LocalLimiter
 	outbox     map[bot.ThreadRef][][]byte
 	locks      map[string]time.Time
 	kv         map[string]kvEntry
@@ -53,7 +52,8 @@ type contactEntry struct {
 	expires time.Time
 }
 
-// NewStore returns an empty store using clock for TTLs (a SystemClock if nil).
+// NewStore returns an empty store using clock for TTLs and rate limits (a
+// SystemClock if nil).
 func NewStore(clock bot.Clock) *Store {
 	if clock == nil {
 		clock = bot.SystemClock{}
@@ -70,8 +70,7 @@ func NewStore(clock bot.Clock) *Store {
 		contacts:   map[string][]contactEntry{},
 		seen:       map[string]time.Time{},
 		queues:     map[string]*memQueue{},
-		paused:     map[string]time.Time{},
-		buckets:    map[string]time.Time{},
+		limiter:    bot.NewLocalLimiter(clock),
 	}
 }
 
@@ -507,34 +506,13 @@ func (s *Store) Pending(topic string) int {
 	return len(q.waiting) + len(q.pending)
 }
 
-// ---- rate limiter (GCRA on the store's clock) ----
+// ---- rate limiter ----
 
-func (s *Store) Reserve(_ context.Context, key string, rate float64, burst int) (time.Duration, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.Clock.Now()
-	interval := time.Duration(float64(time.Second) / rate)
-	tat := s.buckets[key]
-	if p := s.paused[key]; p.After(tat) {
-		tat = p
-	}
-	if tat.Before(now) {
-		tat = now
-	}
-	allowAt := tat.Add(-time.Duration(max(burst-1, 0)) * interval)
-	s.buckets[key] = tat.Add(interval)
-	if allowAt.After(now) {
-		return allowAt.Sub(now), nil
-	}
-	return 0, nil
+// Reserve and Pause are bot.LocalLimiter's, on the store's clock.
+func (s *Store) Reserve(ctx context.Context, key string, rate float64, burst int) (time.Duration, error) {
+	return s.limiter.Reserve(ctx, key, rate, burst)
 }
 
-func (s *Store) Pause(_ context.Context, key string, d time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	until := s.Clock.Now().Add(d)
-	if until.After(s.paused[key]) {
-		s.paused[key] = until
-	}
-	return nil
+func (s *Store) Pause(ctx context.Context, key string, d time.Duration) error {
+	return s.limiter.Pause(ctx, key, d)
 }
