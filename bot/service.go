@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -66,7 +67,7 @@ func (e *ValidationError) Error() string {
 	if len(e.Problems) == 0 {
 		return "the update is not ready to send"
 	}
-	keys := sortedKeys(e.Problems)
+	keys := slices.Sorted(maps.Keys(e.Problems))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + ": " + e.Problems[k]
@@ -490,7 +491,7 @@ func (s *Service) preview(ctx context.Context, inc Incident, d Draft) (Preview, 
 		if p.SMS.Segments > limit {
 			problems["sms"] = problemSMSTooLong("", p.SMS.Segments, limit)
 		} else {
-			for _, loc := range sortedKeys(p.BodiesByLocale) {
+			for _, loc := range slices.Sorted(maps.Keys(p.BodiesByLocale)) {
 				if n := CountSMS(p.BodiesByLocale[loc]).Segments; n > limit {
 					problems["sms"] = problemSMSTooLong(loc, n, limit)
 					break

@@ -2,7 +2,8 @@ package bot
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -91,7 +92,7 @@ func ParseTemplate(src TemplateSource) (*Template, []error) {
 	} else {
 		t.sms = parseOne("sms", src.SMS)
 	}
-	for _, loc := range sortedKeys(src.Locales) {
+	for _, loc := range slices.Sorted(maps.Keys(src.Locales)) {
 		if tpl := parseOne("locales."+loc, src.Locales[loc]); tpl != nil {
 			t.locales[loc] = tpl
 		}
@@ -100,7 +101,7 @@ func ParseTemplate(src TemplateSource) (*Template, []error) {
 		if !strings.HasPrefix(src.WhatsApp.ContentSID, "HX") {
 			errs = append(errs, &TemplateError{Part: "whatsapp.content_sid", Err: fmt.Errorf("%q is not a Twilio Content SID (HX...)", src.WhatsApp.ContentSID)})
 		}
-		for _, k := range sortedKeys(src.WhatsApp.Variables) {
+		for _, k := range slices.Sorted(maps.Keys(src.WhatsApp.Variables)) {
 			if tpl := parseOne("whatsapp.variables."+k, src.WhatsApp.Variables[k]); tpl != nil {
 				t.vars[k] = tpl
 			}
@@ -149,7 +150,7 @@ func (t *Template) Render(locale string, data TemplateData) (Rendered, error) {
 }
 
 // Locales lists the locales the template has its own text for.
-func (t *Template) Locales() []string { return sortedKeys(t.locales) }
+func (t *Template) Locales() []string { return slices.Sorted(maps.Keys(t.locales)) }
 
 func execute(t *template.Template, data TemplateData) (string, error) {
 	var b strings.Builder
@@ -217,13 +218,4 @@ func checkRefs(t *template.Template, declared map[string]bool) []error {
 		walk(t.Tree.Root)
 	}
 	return errs
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

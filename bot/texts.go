@@ -7,7 +7,9 @@ package bot
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -103,7 +105,7 @@ func previewFields(p Preview) []Field {
 	if p.WhatsAppTemplate != "" {
 		fields = append(fields, Field{Label: "WhatsApp template", Value: p.WhatsAppTemplate})
 	}
-	for _, loc := range sortedKeys(p.BodiesByLocale) {
+	for _, loc := range slices.Sorted(maps.Keys(p.BodiesByLocale)) {
 		fields = append(fields, Field{Label: "Text (" + loc + ")", Value: p.BodiesByLocale[loc]})
 	}
 	if p.Draft.Drill {
@@ -312,7 +314,7 @@ func RefusalMessage(err error) Message {
 			Text:  fmt.Sprintf("Ask whoever runs herald to add you to roles.%ss in its config, or ask a %s to do it.", forbidden.Role, forbidden.Role),
 		}
 	case errors.As(err, &invalid):
-		keys := sortedKeys(invalid.Problems)
+		keys := slices.Sorted(maps.Keys(invalid.Problems))
 		lines := make([]string, len(keys))
 		for i, k := range keys {
 			lines[i] = "• " + invalid.Problems[k]

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,7 +28,7 @@ func SMSError(err error) string {
 		return "Refused: " + fe.Error() + "."
 	case asErr(err, &ve):
 		var parts []string
-		for _, k := range sortedKeys(ve.Problems) {
+		for _, k := range slices.Sorted(maps.Keys(ve.Problems)) {
 			parts = append(parts, k+": "+ve.Problems[k])
 		}
 		return "Not sent: " + strings.Join(parts, "; ")

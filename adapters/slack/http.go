@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -184,5 +186,5 @@ func sortedStrings(s []string) []string {
 	for _, x := range s {
 		m[x] = struct{}{}
 	}
-	return sortedKeys(m)
+	return slices.Sorted(maps.Keys(m))
 }

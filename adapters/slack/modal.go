@@ -3,6 +3,8 @@ package slack
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -182,7 +184,7 @@ func confirmView(meta composeMeta, p bot.Preview) (slack.ModalViewRequest, error
 		// plain_text without emoji conversion shows the body exactly
 		slack.NewSectionBlock(plain(truncate(p.SMSBody, maxSectionChars)), nil, nil),
 	}
-	for _, loc := range sortedKeys(p.BodiesByLocale) {
+	for _, loc := range slices.Sorted(maps.Keys(p.BodiesByLocale)) {
 		blocks = append(blocks,
 			slack.NewContextBlock("", mrkdwn(textLocaleBody(loc))),
 			slack.NewSectionBlock(plain(truncate(p.BodiesByLocale[loc], maxSectionChars)), nil, nil))
@@ -265,7 +267,7 @@ func inputErrors(view slack.View, problems map[string]string, fallback string) m
 	}
 	out := map[string]string{}
 	var stray []string
-	for _, k := range sortedKeys(problems) {
+	for _, k := range slices.Sorted(maps.Keys(problems)) {
 		if inputs[k] {
 			out[k] = truncate(problems[k], maxErrorChars)
 		} else {

@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -134,13 +133,4 @@ func splitText(s string, n int) []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -9,6 +9,8 @@ package slack
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/heraldops/herald/bot"
@@ -88,7 +90,7 @@ const (
 func textProblems(problems map[string]string) string {
 	var b strings.Builder
 	b.WriteString("The update is not ready to send:")
-	for _, k := range sortedKeys(problems) {
+	for _, k := range slices.Sorted(maps.Keys(problems)) {
 		b.WriteString("\n• " + escape(problems[k]))
 	}
 	return b.String()
@@ -146,7 +148,7 @@ func textWhatsApp(p bot.Preview) string {
 		return "*WhatsApp:* the SMS text, free-form (no approved template)."
 	}
 	var vars []string
-	for _, k := range sortedKeys(p.WhatsAppVars) {
+	for _, k := range slices.Sorted(maps.Keys(p.WhatsAppVars)) {
 		vars = append(vars, fmt.Sprintf("{{%s}} = %s", k, escape(p.WhatsAppVars[k])))
 	}
 	s := "*WhatsApp template* `" + escape(p.WhatsAppTemplate) + "`"
