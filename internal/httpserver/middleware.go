@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/heraldops/herald/internal/metrics"
 )
 
 // probeRoutes are polled every few seconds; logging each would drown the
@@ -18,9 +20,9 @@ var probeRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GE
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &codeRecorder{ResponseWriter: w}
+		rec := metrics.NewStatusRecorder(w)
 		next.ServeHTTP(rec, r)
-		code := rec.code
+		code := rec.Status()
 		if code == 0 {
 			code = http.StatusOK
 		}
@@ -43,7 +45,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 // meaning: abort the response silently.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &codeRecorder{ResponseWriter: w}
+		rec := metrics.NewStatusRecorder(w)
 		defer func() {
 			p := recover()
 			if p == nil {
@@ -54,41 +56,10 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			}
 			s.log.Error().Str("route", r.Pattern).Str("path", r.URL.Path).
 				Interface("panic", p).Bytes("stack", debug.Stack()).Msg("handler panicked")
-			if rec.code == 0 {
+			if rec.Status() == 0 {
 				http.Error(w, "internal error", http.StatusInternalServerError)
 			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
-}
-
-// codeRecorder remembers the status code written.
-type codeRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (c *codeRecorder) WriteHeader(code int) {
-	if c.code == 0 && code >= 200 {
-		c.code = code
-	}
-	c.ResponseWriter.WriteHeader(code)
-}
-
-func (c *codeRecorder) Write(b []byte) (int, error) {
-	if c.code == 0 {
-		c.code = http.StatusOK
-	}
-	return c.ResponseWriter.Write(b)
-}
-
-func (c *codeRecorder) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-func (c *codeRecorder) Flush() {
-	if f, ok := c.ResponseWriter.(http.Flusher); ok {
-		if c.code == 0 {
-			c.code = http.StatusOK
-		}
-		f.Flush()
-	}
 }

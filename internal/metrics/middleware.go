@@ -17,13 +17,13 @@ func (m *Metrics) InstrumentHTTP(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := NewStatusRecorder(w)
 		defer func() {
 			route := r.Pattern
 			if route == "" {
 				route = RouteUnmatched
 			}
-			code := rec.status
+			code := rec.Status()
 			if code == 0 {
 				code = http.StatusOK // nothing written: net/http answers 200
 			}
@@ -34,32 +34,43 @@ func (m *Metrics) InstrumentHTTP(next http.Handler) http.Handler {
 	})
 }
 
-// statusRecorder remembers the status code written. Unwrap lets
+// StatusRecorder wraps a ResponseWriter and remembers the final status code
+// written, for middleware that reports it (this package's request metrics,
+// internal/httpserver's request log and panic recovery). Unwrap lets
 // http.ResponseController reach the original writer's Flush, deadlines and
 // so on.
-type statusRecorder struct {
+type StatusRecorder struct {
 	http.ResponseWriter
 	status int
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
+// NewStatusRecorder wraps w.
+func NewStatusRecorder(w http.ResponseWriter) *StatusRecorder {
+	return &StatusRecorder{ResponseWriter: w}
+}
+
+// Status is the final status code written so far: 0 while nothing was
+// written (net/http answers 200 if the handler returns so).
+func (s *StatusRecorder) Status() int { return s.status }
+
+func (s *StatusRecorder) WriteHeader(code int) {
 	if s.status == 0 && code >= 200 { // 1xx are interim, the final code follows
 		s.status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
+func (s *StatusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
 }
 
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Flush supports streaming handlers that type-assert http.Flusher.
-func (s *statusRecorder) Flush() {
+func (s *StatusRecorder) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		if s.status == 0 {
 			s.status = http.StatusOK
