@@ -309,7 +309,7 @@ func (f *Failover) run(ctx context.Context, by Actor, in Inbound, cmd string, ar
 		return SMSStatus(rep), nil
 	case "NEW":
 		if len(args) == 0 {
-			return SMSUsage("NEW <title>"), nil
+			return SMSUsage(smsFormNew), nil
 		}
 		inc, err := f.Service.Declare(ctx, by, strings.Join(args, " "), DefaultSeverity, "")
 		if err != nil && inc.ID == "" {
@@ -318,7 +318,7 @@ func (f *Failover) run(ctx context.Context, by Actor, in Inbound, cmd string, ar
 		return SMSDeclared(inc), nil
 	case "UPDATE":
 		if len(args) < 2 {
-			return SMSUsage("UPDATE INC-n <text>"), nil
+			return SMSUsage(smsFormUpdate), nil
 		}
 		inc, err := f.incident(ctx, args[0])
 		if err != nil {
@@ -335,7 +335,7 @@ func (f *Failover) run(ctx context.Context, by Actor, in Inbound, cmd string, ar
 		return f.notify(ctx, by, args)
 	case "APPROVE", "REJECT":
 		if len(args) == 0 {
-			return SMSUsage(cmd + " <code>"), nil
+			return SMSUsage(smsFormDecide(cmd)), nil
 		}
 		return f.decide(ctx, by, cmd == "APPROVE", args[0], strings.Join(args[1:], " "))
 	}
@@ -367,7 +367,7 @@ func (f *Failover) incident(ctx context.Context, arg string) (Incident, error) {
 // Relays during failover always go by SMS.
 func (f *Failover) notify(ctx context.Context, by Actor, args []string) (string, error) {
 	if len(args) < 3 {
-		return SMSUsage("NOTIFY INC-n <audience> <template> [field=value ...]"), nil
+		return SMSUsage(smsFormNotify), nil
 	}
 	inc, err := f.incident(ctx, args[0])
 	if err != nil {
@@ -443,7 +443,7 @@ func (f *Failover) decide(ctx context.Context, by Actor, approve bool, code, rea
 	}
 	if !approve {
 		if reason == "" {
-			reason = "rejected by SMS"
+			reason = textRejectedBySMS
 		}
 		b, err := f.Service.Reject(ctx, by, id, reason)
 		if err != nil {

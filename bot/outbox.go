@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -369,12 +368,4 @@ func Digest(items []OutboxItem) Message {
 		m.Context = textDuringOutage(items[0].At)
 	}
 	return m
-}
-
-func textDigestTitle(n int) string {
-	return strconv.Itoa(n) + " messages arrived together"
-}
-
-func textDuringOutage(at time.Time) string {
-	return "Sent while chat was unreachable (" + at.UTC().Format("15:04 UTC") + ")"
 }

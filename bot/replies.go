@@ -171,48 +171,6 @@ func (r *Replies) Route(ctx context.Context, in Inbound) (routed, error) {
 	return routed{Reply: rep, thread: r.Settings.Triage}, nil
 }
 
-// ReplyMessage is how a stakeholder's reply looks in the thread:
-// "Dana Weber · executives · WhatsApp", their words, their media.
-func ReplyMessage(rep Reply) Message {
-	in := rep.Inbound
-	who := rep.Name
-	if rep.RecipientID == "" {
-		// Not in the directory: never show the full number of a stranger.
-		who = MaskPhone(in.From)
-		if in.ProfileName != "" {
-			who = in.ProfileName + " (" + who + ")"
-		}
-	}
-	parts := []string{who}
-	if len(rep.Audiences) > 0 {
-		parts = append(parts, strings.Join(rep.Audiences, ", "))
-	}
-	parts = append(parts, in.Channel.Label())
-	m := Message{Title: strings.Join(parts, " · "), Quote: in.Body}
-	if len(in.Media) > 0 {
-		var lines []string
-		for i, md := range in.Media {
-			lines = append(lines, fmt.Sprintf("Attachment %d (%s): %s", i+1, md.ContentType, md.URL))
-		}
-		m.Text = strings.Join(lines, "\n")
-	}
-	var ctxParts []string
-	if rep.IncidentID == "" {
-		ctxParts = append(ctxParts, "Not linked to an incident: herald had not messaged this number recently.")
-	} else if len(rep.OtherCandidates) > 0 {
-		why := " (most recent)"
-		if rep.Named {
-			why = " (named in the message)"
-		}
-		ctxParts = append(ctxParts, "Routed to "+rep.IncidentID+why+"; could also be about "+strings.Join(rep.OtherCandidates, ", ")+".")
-	}
-	if rep.RecipientID != "" {
-		ctxParts = append(ctxParts, "Answer with /incident reply "+rep.RecipientID+" <text>")
-	}
-	m.Context = strings.Join(ctxParts, " ")
-	return m
-}
-
 // Answer sends a responder's answer to a stakeholder over their channel
 // (WhatsApp free-form inside the session window, otherwise SMS) and echoes
 // it into the incident thread.
@@ -222,11 +180,11 @@ func (r *Replies) Answer(ctx context.Context, by Actor, inc Incident, who, text 
 	}
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return Recipient{}, &ValidationError{Problems: map[string]string{"text": "the answer is empty"}}
+		return Recipient{}, &ValidationError{Problems: map[string]string{"text": problemEmptyAnswer()}}
 	}
 	rcp, ok := r.findRecipient(who)
 	if !ok {
-		return Recipient{}, &ValidationError{Problems: map[string]string{"who": fmt.Sprintf("no stakeholder called %q", who)}}
+		return Recipient{}, &ValidationError{Problems: map[string]string{"who": problemUnknownStakeholder(who)}}
 	}
 	now := r.Clock.Now()
 	ch := ChannelSMS
@@ -246,11 +204,7 @@ func (r *Replies) Answer(ctx context.Context, by Actor, inc Incident, who, text 
 	if err := r.Phones.RecordContacts(ctx, []Contact{{Phone: rcp.Phone, IncidentID: inc.ID, At: now}}, r.window()); err != nil {
 		return Recipient{}, fmt.Errorf("remembering the conversation with %s: %w", rcp.ID, err)
 	}
-	echo := Message{
-		Title:   fmt.Sprintf("%s answered %s · %s", displayName(by), rcp.Name, ch.Label()),
-		Quote:   text,
-		Context: "Sent to " + MaskPhone(rcp.Phone) + " (" + res.SID + ")",
-	}
+	echo := AnswerEchoMessage(by, rcp, ch, text, res.SID)
 	if err := r.Poster.Enqueue(ctx, OutboxItem{ID: "answer:" + res.SID, Thread: inc.Thread, Kind: "answer", Message: echo, At: now}); err != nil {
 		return rcp, err
 	}
@@ -268,11 +222,4 @@ func (r *Replies) findRecipient(who string) (Recipient, bool) {
 		}
 	}
 	return Recipient{}, false
-}
-
-func displayName(a Actor) string {
-	if a.Name != "" {
-		return a.Name
-	}
-	return a.ID
 }

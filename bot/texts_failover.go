@@ -19,6 +19,25 @@ func SMSHelp() string {
 // SMSUsage shows one command's form.
 func SMSUsage(form string) string { return "Usage: " + form }
 
+// The forms of the SMS commands, as SMSUsage shows them.
+const (
+	smsFormNew    = "NEW <title>"
+	smsFormUpdate = "UPDATE INC-n <text>"
+	smsFormNotify = "NOTIFY INC-n <audience> <template> [field=value ...]"
+)
+
+// smsFormDecide is APPROVE's or REJECT's form.
+func smsFormDecide(cmd string) string { return cmd + " <code>" }
+
+// textRejectedBySMS is the reason recorded for a REJECT sent without one.
+const textRejectedBySMS = "rejected by SMS"
+
+// textDuringOutage marks a post replayed after an outage with when it was
+// first meant to appear.
+func textDuringOutage(at time.Time) string {
+	return "Sent while chat was unreachable (" + at.UTC().Format("15:04 UTC") + ")"
+}
+
 // SMSError explains a failed command without internals.
 func SMSError(err error) string {
 	var fe *ForbiddenError
@@ -65,7 +84,7 @@ func SMSDeclared(inc Incident) string {
 
 // SMSUpdateMessage is a responder's SMS update as it appears in the thread.
 func SMSUpdateMessage(by Actor, text string) Message {
-	return Message{Title: "Update from " + displayName(by) + " (SMS)", Quote: text}
+	return Message{Title: "Update from " + actorLabel(by) + " (SMS)", Quote: text}
 }
 
 // SMSUpdateKept confirms an update.
@@ -86,7 +105,7 @@ func SMSAwaitingApproval(b Broadcast, approvers int) string {
 // SMSApprovalRequest asks an approver, with the exact text and the code.
 func SMSApprovalRequest(inc Incident, b Broadcast, p Preview, code string) string {
 	return fmt.Sprintf("%s: %s asks to notify %s (%d people, SMS): \"%s\" Reply APPROVE %s or REJECT %s.",
-		inc.ID, displayName(b.RequestedBy), strings.Join(b.Draft.Audiences, ","), p.Total, p.SMSBody, code, code)
+		inc.ID, actorLabel(b.RequestedBy), strings.Join(b.Draft.Audiences, ","), p.Total, p.SMSBody, code, code)
 }
 
 // SMSUnknownCode answers an unknown or expired code.
@@ -100,7 +119,7 @@ func SMSRejected(b Broadcast) string { return b.ID + " rejected. Nothing was sen
 // SMSRelayNotice records an SMS relay for watchers and the thread.
 func SMSRelayNotice(b Broadcast, by Actor) Message {
 	return Message{Title: fmt.Sprintf("Notification %s sent over SMS to %s", b.ID, strings.Join(b.Draft.Audiences, ", ")),
-		Text: fmt.Sprintf("Template %s, %d recipients, requested by %s, decided by %s.", b.Draft.Template, b.Total, displayName(b.RequestedBy), displayName(b.DecidedBy))}
+		Text: fmt.Sprintf("Template %s, %d recipients, requested by %s, decided by %s.", b.Draft.Template, b.Total, actorLabel(b.RequestedBy), actorLabel(b.DecidedBy))}
 }
 
 // OutageSummary closes the replay of a thread.

@@ -1,0 +1,77 @@
+package bot
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The texts of stakeholder replies in incident threads, of responders'
+// answers to them, and of the digests that gather several waiting posts.
+
+// ReplyMessage is how a stakeholder's reply looks in the thread:
+// "Dana Weber · executives · WhatsApp", their words, their media.
+func ReplyMessage(rep Reply) Message {
+	in := rep.Inbound
+	who := rep.Name
+	if rep.RecipientID == "" {
+		// Not in the directory: never show the full number of a stranger.
+		who = MaskPhone(in.From)
+		if in.ProfileName != "" {
+			who = in.ProfileName + " (" + who + ")"
+		}
+	}
+	parts := []string{who}
+	if len(rep.Audiences) > 0 {
+		parts = append(parts, strings.Join(rep.Audiences, ", "))
+	}
+	parts = append(parts, in.Channel.Label())
+	m := Message{Title: strings.Join(parts, " · "), Quote: in.Body}
+	if len(in.Media) > 0 {
+		var lines []string
+		for i, md := range in.Media {
+			lines = append(lines, fmt.Sprintf("Attachment %d (%s): %s", i+1, md.ContentType, md.URL))
+		}
+		m.Text = strings.Join(lines, "\n")
+	}
+	var ctxParts []string
+	if rep.IncidentID == "" {
+		ctxParts = append(ctxParts, "Not linked to an incident: herald had not messaged this number recently.")
+	} else if len(rep.OtherCandidates) > 0 {
+		why := " (most recent)"
+		if rep.Named {
+			why = " (named in the message)"
+		}
+		ctxParts = append(ctxParts, "Routed to "+rep.IncidentID+why+"; could also be about "+strings.Join(rep.OtherCandidates, ", ")+".")
+	}
+	if rep.RecipientID != "" {
+		// adapters/slack's Reply to stakeholder shortcut reads the
+		// stakeholder's id from this line (answerHint there): change both.
+		ctxParts = append(ctxParts, "Answer with /incident reply "+rep.RecipientID+" <text>")
+	}
+	m.Context = strings.Join(ctxParts, " ")
+	return m
+}
+
+// AnswerEchoMessage is the thread's copy of a responder's answer to a
+// stakeholder: who answered whom over which channel, the words, and the
+// provider's message id (the number masked: threads are read by many).
+func AnswerEchoMessage(by Actor, rcp Recipient, ch Channel, text, sid string) Message {
+	return Message{
+		Title:   fmt.Sprintf("%s answered %s · %s", actorLabel(by), rcp.Name, ch.Label()),
+		Quote:   text,
+		Context: "Sent to " + MaskPhone(rcp.Phone) + " (" + sid + ")",
+	}
+}
+
+// textDigestTitle heads a digest of n posts that waited together (a reply
+// burst, or a replay after an outage).
+func textDigestTitle(n int) string {
+	return strconv.Itoa(n) + " messages arrived together"
+}
+
+func problemEmptyAnswer() string { return "the answer is empty" }
+
+func problemUnknownStakeholder(who string) string {
+	return fmt.Sprintf("no stakeholder called %q", who)
+}
