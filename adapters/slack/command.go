@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -78,11 +77,11 @@ func ParseCommand(text string) (Command, error) {
 		case 1:
 			id, err := parseIncidentID(args[0])
 			if err != nil {
-				return Command{}, &UsageError{Command: name, Problem: fmt.Sprintf("%q is not an incident id like INC-42.", args[0])}
+				return Command{}, &UsageError{Command: name, Problem: textNotAnIncidentID(args[0])}
 			}
 			c.IncidentID = id
 		default:
-			return Command{}, &UsageError{Command: name, Problem: "Too many words: give at most one incident id."}
+			return Command{}, &UsageError{Command: name, Problem: textTooManyWords}
 		}
 		return c, nil
 	case cmdList:
@@ -92,7 +91,7 @@ func ParseCommand(text string) (Command, error) {
 		case len(args) == 1 && strings.EqualFold(args[0], "all"):
 			return Command{Name: cmdList, All: true}, nil
 		}
-		return Command{}, &UsageError{Command: cmdList, Problem: "`list` takes nothing or `all`."}
+		return Command{}, &UsageError{Command: cmdList, Problem: textListArgs}
 	case cmdReply:
 		return parseReply(rest)
 	case cmdFailover:
@@ -104,9 +103,9 @@ func ParseCommand(text string) (Command, error) {
 				return Command{Name: cmdFailover}, nil
 			}
 		}
-		return Command{}, &UsageError{Command: cmdFailover, Problem: "Say `on` or `off`."}
+		return Command{}, &UsageError{Command: cmdFailover, Problem: textOnOrOff}
 	}
-	return Command{}, &UsageError{Problem: fmt.Sprintf("herald does not know the command %q.", truncate(name, 30))}
+	return Command{}, &UsageError{Problem: textUnknownCommand(truncate(name, 30))}
 }
 
 func parseNew(rest string) (Command, error) {
@@ -119,19 +118,19 @@ func parseNew(rest string) (Command, error) {
 		val := rest[m[2]:m[3]]
 		n, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(val), "SEV"))
 		if err != nil || n < bot.MinSeverity || n > bot.MaxSeverity {
-			return Command{}, &UsageError{Command: cmdNew, Problem: fmt.Sprintf("Severity must be %d to %d (1 is the worst), not %q.", bot.MinSeverity, bot.MaxSeverity, truncate(val, 10))}
+			return Command{}, &UsageError{Command: cmdNew, Problem: textBadSeverity(truncate(val, 10))}
 		}
 		c.Severity = n
 		rest = rest[:m[0]] + " " + rest[m[1]:]
 	default:
-		return Command{}, &UsageError{Command: cmdNew, Problem: "Give --sev only once."}
+		return Command{}, &UsageError{Command: cmdNew, Problem: textSevTwice}
 	}
 	c.Title = strings.Join(strings.Fields(rest), " ")
 	switch {
 	case c.Title == "":
-		return Command{}, &UsageError{Command: cmdNew, Problem: "The incident needs a title."}
+		return Command{}, &UsageError{Command: cmdNew, Problem: textNoTitle}
 	case utf8.RuneCountInString(c.Title) > bot.MaxTitleLength:
-		return Command{}, &UsageError{Command: cmdNew, Problem: fmt.Sprintf("The title is too long (at most %d characters).", bot.MaxTitleLength)}
+		return Command{}, &UsageError{Command: cmdNew, Problem: textTitleTooLong()}
 	}
 	return c, nil
 }
@@ -144,14 +143,14 @@ func parseReply(rest string) (Command, error) {
 	if strings.HasPrefix(strings.ToUpper(first), "INC-") {
 		id, err := parseIncidentID(first)
 		if err != nil {
-			return Command{}, &UsageError{Command: cmdReply, Problem: fmt.Sprintf("%q is not an incident id like INC-42.", truncate(first, 30))}
+			return Command{}, &UsageError{Command: cmdReply, Problem: textNotAnIncidentID(truncate(first, 30))}
 		}
 		c.IncidentID = id
 		rest = after
 	}
 	c.Who, c.Text = cutWord(rest)
 	if c.Who == "" || c.Text == "" {
-		return Command{}, &UsageError{Command: cmdReply, Problem: "Say whom to answer and what."}
+		return Command{}, &UsageError{Command: cmdReply, Problem: textReplyNeedsWhoAndWhat}
 	}
 	return c, nil
 }

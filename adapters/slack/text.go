@@ -96,6 +96,33 @@ func textProblems(problems map[string]string) string {
 	return b.String()
 }
 
+// ---- command-line problems (after textUsage's "what went wrong") ----
+
+const (
+	textTooManyWords         = "Too many words: give at most one incident id."
+	textListArgs             = "`list` takes nothing or `all`."
+	textOnOrOff              = "Say `on` or `off`."
+	textSevTwice             = "Give --sev only once."
+	textNoTitle              = "The incident needs a title."
+	textReplyNeedsWhoAndWhat = "Say whom to answer and what."
+)
+
+func textNotAnIncidentID(s string) string {
+	return fmt.Sprintf("%q is not an incident id like INC-42.", s)
+}
+
+func textUnknownCommand(name string) string {
+	return fmt.Sprintf("herald does not know the command %q.", name)
+}
+
+func textBadSeverity(val string) string {
+	return fmt.Sprintf("Severity must be %d to %d (1 is the worst), not %q.", bot.MinSeverity, bot.MaxSeverity, val)
+}
+
+func textTitleTooLong() string {
+	return fmt.Sprintf("The title is too long (at most %d characters).", bot.MaxTitleLength)
+}
+
 // ---- modals ----
 
 const (

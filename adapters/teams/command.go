@@ -68,7 +68,7 @@ func ParseCommand(text string) (Command, error) {
 	case "notify", "status", "resolve":
 		c := Command{Name: name}
 		if len(args) > 1 {
-			return Command{}, fmt.Errorf("%w: %s takes at most an incident id", ErrUsage, name)
+			return Command{}, fmt.Errorf("%w: %s", ErrUsage, textTakesOneID(name))
 		}
 		if len(args) == 1 {
 			id, err := bot.ParseIncidentID(args[0])
@@ -83,12 +83,12 @@ func ParseCommand(text string) (Command, error) {
 		if len(args) == 1 && strings.EqualFold(args[0], "all") {
 			c.All = true
 		} else if len(args) > 0 {
-			return Command{}, fmt.Errorf("%w: list takes no arguments (or \"all\")", ErrUsage)
+			return Command{}, fmt.Errorf("%w: %s", ErrUsage, textListArgs)
 		}
 		return c, nil
 	case "reply":
 		if len(args) < 2 {
-			return Command{}, fmt.Errorf("%w: reply needs who and what, e.g. reply dana We are on it", ErrUsage)
+			return Command{}, fmt.Errorf("%w: %s", ErrUsage, textReplyNeedsWhoAndWhat)
 		}
 		c := Command{Name: "reply", Who: args[0], Text: strings.Join(args[1:], " ")}
 		// An incident id may come first: reply INC-4 dana text.
@@ -97,7 +97,7 @@ func ParseCommand(text string) (Command, error) {
 		}
 		return c, nil
 	}
-	return Command{}, fmt.Errorf("%w: unknown command %q", ErrUsage, fields[0])
+	return Command{}, fmt.Errorf("%w: %s", ErrUsage, textUnknownCommand(fields[0]))
 }
 
 func parseNew(args []string) (Command, error) {
@@ -109,7 +109,7 @@ func parseNew(args []string) (Command, error) {
 		switch {
 		case a == "--sev" || a == "-s" || a == "--severity":
 			if i+1 >= len(args) {
-				return Command{}, fmt.Errorf("%w: --sev needs a number from %d to %d", ErrUsage, bot.MinSeverity, bot.MaxSeverity)
+				return Command{}, fmt.Errorf("%w: %s", ErrUsage, textSevNeedsNumber())
 			}
 			i++
 			val = args[i]
@@ -121,13 +121,13 @@ func parseNew(args []string) (Command, error) {
 		}
 		sev, err := strconv.Atoi(strings.TrimPrefix(strings.ToLower(val), "sev"))
 		if err != nil || sev < bot.MinSeverity || sev > bot.MaxSeverity {
-			return Command{}, fmt.Errorf("%w: severity %q is not a number from %d to %d", ErrUsage, val, bot.MinSeverity, bot.MaxSeverity)
+			return Command{}, fmt.Errorf("%w: %s", ErrUsage, textBadSeverity(val))
 		}
 		c.Severity = sev
 	}
 	c.Title = strings.Join(title, " ")
 	if c.Title == "" {
-		return Command{}, fmt.Errorf("%w: new needs a title, e.g. incident new Checkout fails --sev 2", ErrUsage)
+		return Command{}, fmt.Errorf("%w: %s", ErrUsage, textNoTitle)
 	}
 	return c, nil
 }

@@ -173,6 +173,25 @@ func textReplySent(who string) string {
 	return "Sent to " + who + "."
 }
 
+// The problems textUsage explains, one per way a command can be mistyped.
+const (
+	textListArgs             = `list takes no arguments (or "all")`
+	textReplyNeedsWhoAndWhat = "reply needs who and what, e.g. reply dana We are on it"
+	textNoTitle              = "new needs a title, e.g. incident new Checkout fails --sev 2"
+)
+
+func textTakesOneID(cmd string) string { return cmd + " takes at most an incident id" }
+
+func textUnknownCommand(name string) string { return fmt.Sprintf("unknown command %q", name) }
+
+func textSevNeedsNumber() string {
+	return fmt.Sprintf("--sev needs a number from %d to %d", bot.MinSeverity, bot.MaxSeverity)
+}
+
+func textBadSeverity(val string) string {
+	return fmt.Sprintf("severity %q is not a number from %d to %d", val, bot.MinSeverity, bot.MaxSeverity)
+}
+
 // textUsage answers a command herald did not understand.
 func textUsage(problem string) string {
 	return problem + "\nType *help* for the commands, e.g. *incident new Database down --sev 2*."
