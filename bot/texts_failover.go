@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -43,9 +44,9 @@ func SMSError(err error) string {
 	var fe *ForbiddenError
 	var ve *ValidationError
 	switch {
-	case asErr(err, &fe):
+	case errors.As(err, &fe):
 		return "Refused: " + fe.Error() + "."
-	case asErr(err, &ve):
+	case errors.As(err, &ve):
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(ve.Problems)) {
 			parts = append(parts, k+": "+ve.Problems[k])

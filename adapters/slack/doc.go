@@ -1,8 +1,14 @@
 // Package slack is herald's Slack front end, built on slack-go: the
 // /incident slash command, Block Kit modals (compose, preview, reject),
-// button clicks, the Events API or Socket Mode, and thread posts. It renders
-// the core's neutral bot.Message as Block Kit (Render) and implements
-// bot.Chat (Chat) with Slack's rate limits and retries.
+// button clicks, the *Reply to stakeholder* message shortcut (an answer
+// modal on a stakeholder's reply post, sent through the Replier), the Events
+// API or Socket Mode, and thread posts. It renders the core's neutral
+// bot.Message as Block Kit (Render) and implements bot.Chat (Chat) with
+// Slack's per-channel rate limit (the shared limiter, or bot.LocalLimiter),
+// retries, and Trouble, the reading of errors the failover health tracker
+// counts. ChannelPhones reads the phone numbers in channel members' profiles
+// while Slack is up, so watchers can be texted when it is down. Its own
+// words are in text.go.
 //
 // It drives the core only through bot.Service's workflow (the Workflow
 // interface) and the small optional interfaces declared here (Replier,

@@ -15,7 +15,8 @@
 //     the incident channel (teams.incident_channel); everything else goes into
 //     that chain; progress and approval outcomes update their cards in place.
 //   - Connector and TokenSource: a small Bot Connector client with a cached
-//     token, ~7 messages/s per conversation, and retries of 429/412/502/503/504
+//     token, ~7 messages/s per conversation (the shared limiter, or
+//     bot.LocalLimiter in one process), and retries of 429/412/502/503/504
 //     with backoff and jitter.
 //   - References: conversation references (service URLs) kept in the shared
 //     store, never only in memory, so any replica can post proactively.

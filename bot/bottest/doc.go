@@ -1,6 +1,8 @@
 // Package bottest holds in-memory implementations of the core's ports for
 // unit tests of bot and of the adapters: a Store (every storage port, the
-// queue and the rate limiter), a recording Chat, and a settable Clock.
+// queue, thread outboxes, locks, KV, and bot.LocalLimiter as its rate
+// limiter), a recording Chat, and a settable Clock. It imports only bot and
+// the standard library.
 //
 // They follow the ports' documented contracts (forward-only counts, optimistic
 // updates, exactly-once FirstTime) so that tests written against them hold

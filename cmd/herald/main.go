@@ -1,6 +1,3 @@
-// Command herald is the incident communication bot. main only sets up the
-// signal context; cli.go parses the command line and hands over to
-// internal/app.
 package main
 
 import (

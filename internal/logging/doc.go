@@ -8,7 +8,8 @@
 // because zerolog hooks cannot change fields; the Phone type additionally
 // masks a known phone number wherever it is formatted.
 //
-// This package imports only the standard library and zerolog. It must never
+// This package imports only the standard library, zerolog and go-isatty
+// (console output only when stderr is a terminal). It must never
 // import bot, adapters or other internal packages: everything may log, so
 // logging depends on nothing of herald's.
 package logging
