@@ -89,12 +89,9 @@ func Send(ctx context.Context, o SendOptions) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	by := terminalActor()
-	inc, err := h.incidentForSend(ctx, by, o.IncidentID)
-	if err != nil {
-		return fail("%v", err)
-	}
-	d := bot.Draft{IncidentID: inc.ID, Audiences: o.Audiences, Template: o.Template, Fields: o.Vars, SMSOnly: o.SMSOnly}
+	// Everything the person typed is checked before an incident is looked
+	// up or declared: a refused send must leave nothing behind (a declared
+	// "Update sent from the terminal" would be picked by the next send).
 	tpl, ok := h.directory.Template(o.Template)
 	if !ok {
 		return fail("unknown template %q", o.Template)
@@ -103,6 +100,18 @@ func Send(ctx context.Context, o SendOptions) int {
 		if strings.TrimSpace(o.Vars[f]) == "" {
 			return fail("template %s needs --var %s=...", tpl.Name, f)
 		}
+	}
+	if _, err := h.directory.Expand(o.Audiences); err != nil {
+		return fail("%v", err)
+	}
+	by := terminalActor()
+	inc, err := h.incidentForSend(ctx, by, o.IncidentID)
+	if err != nil {
+		return fail("%v", err)
+	}
+	d := bot.Draft{IncidentID: inc.ID, Audiences: o.Audiences, Template: o.Template, Fields: o.Vars, SMSOnly: o.SMSOnly}
+	if !h.chatAnswers(ctx) {
+		fmt.Fprintln(out, "chat is unreachable: the thread's progress message is kept and posted when chat is back")
 	}
 	plan, err := h.planner.Plan(ctx, inc, d)
 	if err != nil {
@@ -144,6 +153,34 @@ func Send(ctx context.Context, o SendOptions) int {
 		return 1
 	}
 	return 0
+}
+
+// chatAnswers settles, before anything is relayed, whether this one-shot
+// process may post to chat: herald send is for when chat is down, and a
+// chat that hangs would otherwise hold the relay's progress post (and so
+// every stakeholder's message behind it) for all of its retries. An
+// override set with herald failover on counts, and so does a probe that
+// fails; then the health is forced to SMS-only and the relay keeps its
+// thread posts in the outbox, which the serving replicas replay.
+func (h *herald) chatAnswers(ctx context.Context) bool {
+	// Outages are the serving replicas' to record and summarise, not a
+	// one-shot command's.
+	h.health.OnChange = nil
+	if err := h.failover.SyncForced(ctx); err != nil {
+		h.log.Warn().Err(err).Msg("reading the failover override")
+	}
+	if !h.health.Up() {
+		return false
+	}
+	if h.slackAPI == nil && h.teamsH == nil {
+		return true // no chat: nothing will be posted
+	}
+	if err := h.probe(ctx, h.timings.timeout); err != nil {
+		down := bot.ModeSMSOnly
+		h.health.Force(&down)
+		return false
+	}
+	return true
 }
 
 // incidentForSend is the named incident, else the newest open one, else a
