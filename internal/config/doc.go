@@ -8,6 +8,7 @@
 // them in one run. Phone numbers leave this package validated and in E.164.
 //
 // It builds the core's values (bot.Directory, bot.Roles, bot.Settings) and
-// imports only bot, the standard library, gopkg.in/yaml.v3 and
+// imports only bot, internal/crypto (to read HERALD_DATA_KEY as the sealer
+// does), the standard library, gopkg.in/yaml.v3 and
 // github.com/nyaruka/phonenumbers: never an adapter, SDK or driver.
 package config

@@ -1,13 +1,14 @@
 package config
 
 import (
-	"encoding/base64"
 	"net"
 	"net/url"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/heraldops/herald/internal/crypto"
 )
 
 // Env is the environment herald runs with: every secret, the endpoints, and
@@ -119,8 +120,7 @@ func EnvFrom(getenv func(string) string) (Env, error) {
 		}
 	}
 	if k := get("HERALD_DATA_KEY"); k != "" {
-		key, ok := decodeKey(k)
-		if ok {
+		if key, err := crypto.ParseKey(k); err == nil {
 			e.DataKey = key
 		} else {
 			fail("HERALD_DATA_KEY", "must be base64 of 32 random bytes, e.g. from: head -c 32 /dev/urandom | base64")
@@ -296,15 +296,6 @@ func (e Env) String() string {
 		parts = append(parts, name+"="+val)
 	}
 	return "{" + strings.Join(parts, " ") + "}"
-}
-
-func decodeKey(s string) ([]byte, bool) {
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
-			return b, true
-		}
-	}
-	return nil, false
 }
 
 func httpURL(s string) bool {
