@@ -9,6 +9,10 @@ import (
 	"github.com/heraldops/herald/bot"
 )
 
+// auditCap bounds the install-wide audit stream to about this many entries;
+// Redis trims the oldest.
+const auditCap = 1_000_000
+
 // perIncidentAuditCap bounds one incident's trail; far above what a real
 // incident produces, it only stops a runaway loop from filling Redis.
 const perIncidentAuditCap = 100_000
@@ -26,7 +30,7 @@ func (s *Store) Audit(ctx context.Context, e bot.AuditEntry) error {
 	}
 	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		p.XAdd(ctx, &goredis.XAddArgs{
-			Stream: s.auditKey(), MaxLen: s.auditCap, Approx: true,
+			Stream: s.auditKey(), MaxLen: auditCap, Approx: true,
 			Values: []any{"e", sealed},
 		})
 		if e.IncidentID != "" {

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -99,21 +98,4 @@ func (s *Store) testNow() string {
 		return ""
 	}
 	return strconv.FormatInt(s.rateNow(), 10)
-}
-
-// readBucket returns a bucket's stored state (tests).
-func (s *Store) readBucket(ctx context.Context, key string) (bucket, error) {
-	v, err := s.rdb.HMGet(ctx, s.rateKey(key), "tat", "pause").Result()
-	if err != nil {
-		return bucket{}, err
-	}
-	var b bucket
-	for i, dst := range []*int64{&b.TAT, &b.Pause} {
-		if str, ok := v[i].(string); ok {
-			if *dst, err = strconv.ParseInt(str, 10, 64); err != nil {
-				return bucket{}, errors.New("malformed bucket")
-			}
-		}
-	}
-	return b, nil
 }

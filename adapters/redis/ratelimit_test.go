@@ -2,7 +2,9 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -232,4 +234,21 @@ func TestReserveRejectsNonsense(t *testing.T) {
 			t.Errorf("Reserve(rate %v, burst %d) accepted", c.rate, c.burst)
 		}
 	}
+}
+
+// readBucket returns a bucket's stored state as the scripts left it.
+func (s *Store) readBucket(ctx context.Context, key string) (bucket, error) {
+	v, err := s.rdb.HMGet(ctx, s.rateKey(key), "tat", "pause").Result()
+	if err != nil {
+		return bucket{}, err
+	}
+	var b bucket
+	for i, dst := range []*int64{&b.TAT, &b.Pause} {
+		if str, ok := v[i].(string); ok {
+			if *dst, err = strconv.ParseInt(str, 10, 64); err != nil {
+				return bucket{}, errors.New("malformed bucket")
+			}
+		}
+	}
+	return b, nil
 }

@@ -27,7 +27,6 @@ type Store struct {
 	sealer    *crypto.Sealer
 	clock     bot.Clock
 	retention time.Duration
-	auditCap  int64
 
 	groups  sync.Map // topic -> struct{}: consumer group known to exist
 	cursors sync.Map // topic -> string: where the last XAUTOCLAIM scan stopped
@@ -59,12 +58,6 @@ func WithRetention(d time.Duration) Option {
 	return func(s *Store) { s.retention = d }
 }
 
-// WithAuditCap bounds the install-wide audit stream to about n entries
-// (default 1,000,000); Redis trims the oldest.
-func WithAuditCap(n int64) Option {
-	return func(s *Store) { s.auditCap = n }
-}
-
 // New returns a Store over client. prefix starts every key (DefaultPrefix
 // when empty; a ':' is added when missing). sealer is required: there is no
 // way to store records in clear text. A nil clock is the system clock.
@@ -81,7 +74,7 @@ func New(client goredis.UniversalClient, prefix string, sealer *crypto.Sealer, c
 	if clock == nil {
 		clock = bot.SystemClock{}
 	}
-	s := &Store{rdb: client, prefix: prefix, sealer: sealer, clock: clock, auditCap: 1_000_000}
+	s := &Store{rdb: client, prefix: prefix, sealer: sealer, clock: clock}
 	for _, o := range opts {
 		o(s)
 	}

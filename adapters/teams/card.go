@@ -228,10 +228,6 @@ func cardActivity(card map[string]any, summary string) outActivity {
 	}
 }
 
-func textActivity(text string) outActivity {
-	return outActivity{Type: "message", Text: text, TextFormat: "plain"}
-}
-
 func truncate(s string, n int) string {
 	if len([]rune(s)) <= n {
 		return s
