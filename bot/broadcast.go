@@ -29,7 +29,7 @@ type Draft struct {
 // Broadcast is one approved update to a set of audiences: a record plus one
 // Delivery per distinct recipient.
 type Broadcast struct {
-	ID          string         `json:"id"` // "B-<incident number>-<n>" or a random id
+	ID          string         `json:"id"` // "<incident id>-B<n>", e.g. "INC-42-B3", numbered per incident
 	Draft       Draft          `json:"draft"`
 	State       BroadcastState `json:"state"`
 	RequestedBy Actor          `json:"requested_by"`
