@@ -177,6 +177,7 @@ func (h *herald) run(ctx context.Context, srv *httpserver.Server) error {
 		return nil
 	})
 	g.Go(func() error { return h.housekeeping(ctx) })
+	g.Go(func() error { return h.keepWatcherPhones(ctx) })
 	g.Go(func() error { return h.watchChat(ctx) })
 	if h.slackFE != nil && h.env.SlackAppToken != "" {
 		g.Go(func() error { return h.slackFE.RunSocketMode(ctx, slackadapter.NewSocketClient(h.slackAPI)) })
@@ -194,12 +195,11 @@ func (h *herald) run(ctx context.Context, srv *httpserver.Server) error {
 }
 
 // housekeeping runs the periodic work: the shared failover override,
-// watcher digests, approval expiry, and the watcher phone cache. Chat
-// probing is watchChat's.
+// watcher digests and approval expiry. Chat probing is watchChat's, the
+// watcher phone cache keepWatcherPhones'.
 func (h *herald) housekeeping(ctx context.Context) error {
 	tick := time.NewTicker(h.timings.housekeep)
 	defer tick.Stop()
-	lastCache := time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -215,11 +215,52 @@ func (h *herald) housekeeping(ctx context.Context) error {
 		if _, err := h.service().ExpireApprovals(ctx); err != nil {
 			h.log.Warn().Err(err).Msg("expiring approvals")
 		}
-		if h.health.Up() && time.Since(lastCache) > 30*time.Minute {
-			lastCache = time.Now()
-			if err := h.cacheWatcherPhones(ctx); err != nil {
-				h.log.Info().Err(err).Msg("caching incident-channel members' phones (needs users:read.phone)")
-			}
+	}
+}
+
+// The watcher phone cache is refreshed every watcherCacheEvery while chat
+// is up; a refresh that fails is tried again after watcherCacheRetry at
+// first, doubling up to watcherCacheEvery, so a blip at start (or a scope
+// granted a minute later) does not leave the cache empty for half an hour.
+// One refresh may take up to watcherCacheTimeout (a users.info per member).
+const (
+	watcherCacheEvery   = 30 * time.Minute
+	watcherCacheRetry   = 5 * time.Second
+	watcherCacheTimeout = 2 * time.Minute
+)
+
+// keepWatcherPhones runs cacheWatcherPhones soon after start and then
+// periodically, in its own goroutine: a Slack that hangs mid-refresh must
+// not hold up the watcher digests the cache exists for.
+func (h *herald) keepWatcherPhones(ctx context.Context) error {
+	if h.slackAPI == nil || h.cfg.Slack.IncidentChannel == "" {
+		return nil
+	}
+	wait := h.timings.housekeep // soon, but after the first probe had its chance
+	retry := min(watcherCacheRetry, watcherCacheEvery)
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		if !h.health.Up() {
+			wait = h.timings.housekeep // nothing to read from a chat that is down
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, watcherCacheTimeout)
+		err := h.cacheWatcherPhones(rctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			h.log.Info().Err(err).Dur("retry_in", retry).Msg("caching incident-channel members' phones (needs users:read and users:read.phone)")
+			wait, retry = retry, min(2*retry, watcherCacheEvery)
+		default:
+			wait, retry = watcherCacheEvery, min(watcherCacheRetry, watcherCacheEvery)
 		}
 	}
 }
@@ -227,9 +268,6 @@ func (h *herald) housekeeping(ctx context.Context) error {
 // cacheWatcherPhones keeps the phones of the incident channel's members, so
 // they can be reached when Slack itself is down.
 func (h *herald) cacheWatcherPhones(ctx context.Context) error {
-	if h.slackAPI == nil || h.cfg.Slack.IncidentChannel == "" {
-		return nil
-	}
 	ws, err := slackadapter.ChannelPhones(ctx, h.slackAPI, h.cfg.Slack.IncidentChannel, config.NormalizePhone)
 	if err != nil {
 		return err
