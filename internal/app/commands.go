@@ -111,7 +111,7 @@ func Send(ctx context.Context, o SendOptions) int {
 	}
 	d := bot.Draft{IncidentID: inc.ID, Audiences: o.Audiences, Template: o.Template, Fields: o.Vars, SMSOnly: o.SMSOnly}
 	if !h.chatAnswers(ctx) {
-		fmt.Fprintln(out, "chat is unreachable: the thread's progress message is kept and posted when chat is back")
+		fmt.Fprintln(out, "SMS-only: chat is unreachable or failover is on; the thread's progress message is kept and posted when chat is back")
 	}
 	plan, err := h.planner.Plan(ctx, inc, d)
 	if err != nil {

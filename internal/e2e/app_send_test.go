@@ -223,7 +223,7 @@ func TestSendWhileSlackIsDownStillSends(t *testing.T) {
 	if r.code != 0 || sendSummary.FindString(r.out) == "" {
 		t.Fatalf("herald send exited %d:\n%s", r.code, r.out)
 	}
-	if !strings.Contains(r.out, "chat is unreachable") {
+	if !strings.Contains(r.out, "SMS-only: chat is unreachable") {
 		t.Errorf("herald send does not say chat is down:\n%s", r.out)
 	}
 	t.Logf("herald send with Slack hanging took %v", time.Since(start))
