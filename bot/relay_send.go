@@ -276,10 +276,17 @@ func (r *Relay) retryLater(ctx context.Context, d Delivery, pe *ProviderError) (
 	n := attemptsOn(d, d.Channel)
 	delay := r.Settings.backoff().Delay(n - 1)
 	if pe.RetryAfter > delay {
-		delay = pe.RetryAfter
+		delay = min(pe.RetryAfter, maxProviderPause)
+	}
+	// The provider's "too many requests" holds the shared sender for every
+	// replica as long as it asks (capped); a 5xx or no answer only slows it
+	// briefly, so one bad answer cannot stall the whole broadcast.
+	pause := delay
+	if !rateLimited(pe) {
+		pause = min(delay, maxServerErrorPause)
 	}
 	if r.Limiter != nil && r.Settings.rate(d.Channel) >= 0 {
-		if err := r.Limiter.Pause(ctx, r.Messenger.SenderKey(d.Channel), delay); err != nil {
+		if err := r.Limiter.Pause(ctx, r.Messenger.SenderKey(d.Channel), pause); err != nil {
 			r.report(ctx, fmt.Errorf("pausing the %s sender: %w", d.Channel.Label(), err))
 		}
 	}
@@ -456,4 +463,17 @@ func (r *Relay) failed(ctx context.Context, d Delivery, code int) {
 			r.report(ctx, fmt.Errorf("auditing an opt-out: %w", err))
 		}
 	}
+}
+
+// maxProviderPause caps a provider's Retry-After: a wild value must not
+// stop a broadcast for longer than this.
+const maxProviderPause = 2 * time.Minute
+
+// maxServerErrorPause is how long a provider 5xx or timeout slows the shared
+// sender: long enough to ease an overloaded API, short enough not to stall.
+const maxServerErrorPause = time.Second
+
+// rateLimited reports whether the provider said "too many requests".
+func rateLimited(pe *ProviderError) bool {
+	return pe.HTTPStatus == 429 || pe.Code == 20429
 }

@@ -571,3 +571,41 @@ func TestWaitReturnsWhenEverythingSettled(t *testing.T) {
 		t.Errorf("%d jobs left unacked", n)
 	}
 }
+
+// noWaitLimiter hands out every token at once and ignores pauses, so a test
+// can look at the pauses asked for without waiting them out.
+type noWaitLimiter struct{}
+
+func (noWaitLimiter) Reserve(context.Context, string, float64, int) (time.Duration, error) {
+	return 0, nil
+}
+func (noWaitLimiter) Pause(context.Context, string, time.Duration) error { return nil }
+
+func TestSharedSenderPausesAreBounded(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       *bot.ProviderError
+		wantPause time.Duration
+	}{
+		{"429 asking for an hour holds the sender 2 minutes at most",
+			&bot.ProviderError{Code: 20429, HTTPStatus: 429, RetryAfter: time.Hour}, 2 * time.Minute},
+		{"one 503 slows the sender a second at most, not for the whole backoff",
+			&bot.ProviderError{HTTPStatus: 503}, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newRelayFixture(t, true)
+			f.limiter.RateLimiter = noWaitLimiter{}
+			f.relay.Settings.SMSPerSecond = 10
+			f.relay.Settings.MaxAttempts = 1 // fail at once: no retry wait in the test
+			f.relay.Settings.BaseBackoff, f.relay.Settings.MaxBackoff = time.Hour, time.Hour
+			f.msgr.failNext(bot.ChannelSMS, phOmar, tt.err)
+			f.start(f.approved("B-7-9", []string{"it-ops"}, false))
+			_ = f.drain()
+			pauses := f.limiter.pauses["sender:sms"]
+			if len(pauses) != 1 || pauses[0] > tt.wantPause || pauses[0] <= 0 {
+				t.Fatalf("pauses = %v, want one of at most %v", pauses, tt.wantPause)
+			}
+		})
+	}
+}

@@ -92,7 +92,8 @@ func ParseCommand(text string) (Command, error) {
 		}
 		c := Command{Name: "reply", Who: args[0], Text: strings.Join(args[1:], " ")}
 		// An incident id may come first: reply INC-4 dana text.
-		if id, err := bot.ParseIncidentID(args[0]); err == nil && len(args) >= 3 {
+		// Only the INC- form: a bare number may be a stakeholder's id.
+		if id, err := bot.ParseIncidentID(args[0]); err == nil && len(args) >= 3 && strings.HasPrefix(strings.ToUpper(args[0]), "INC-") {
 			c.IncidentID, c.Who, c.Text = id, args[1], strings.Join(args[2:], " ")
 		}
 		return c, nil
