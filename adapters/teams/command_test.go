@@ -46,6 +46,7 @@ func TestParseCommand(t *testing.T) {
 		{"list all", teams.Command{Name: "list", All: true}},
 		{"reply dana We are on it", teams.Command{Name: "reply", Who: "dana", Text: "We are on it"}},
 		{"reply INC-4 dana ok", teams.Command{Name: "reply", IncidentID: "INC-4", Who: "dana", Text: "ok"}},
+		{"reply 42 thanks for waiting", teams.Command{Name: "reply", Who: "42", Text: "thanks for waiting"}}, // a numeric stakeholder id, not INC-42
 	}
 	for _, tc := range cases {
 		got, err := teams.ParseCommand(tc.text)
