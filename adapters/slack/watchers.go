@@ -24,7 +24,10 @@ func ChannelPhones(ctx context.Context, api *slack.Client, channel string, norma
 		for _, id := range ids {
 			u, err := api.GetUserInfoContext(ctx, id)
 			if err != nil {
-				return nil, fmt.Errorf("reading profile of %s: %w", id, err)
+				if Trouble(err) || ctx.Err() != nil {
+					return nil, fmt.Errorf("reading profile of %s: %w", id, err)
+				}
+				continue // one unreadable member (user_not_found...) must not cost the others
 			}
 			if u.IsBot || u.Deleted || u.Profile.Phone == "" {
 				continue

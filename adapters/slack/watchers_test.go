@@ -67,3 +67,18 @@ func TestChannelPhonesFailsWhenSlackDoes(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestChannelPhonesSkipsAMemberWhoseProfileCannotBeRead(t *testing.T) {
+	fake := slackapi.New()
+	defer fake.Close()
+	fake.AddUser(slackapi.User{ID: "U1", Name: "lead", RealName: "Ops Lead", Phone: "+4915112345679"})
+	// UBOT0 is a member (herald's own bot, say) that users.info does not know.
+	fake.AddChannel(slackapi.Channel{ID: "C0INCIDENTS", Name: "incidents", Members: []string{"UBOT0", "U1"}})
+	got, err := ChannelPhones(context.Background(), fake.Client(), "C0INCIDENTS", func(s string) (string, error) { return s, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Phone != "+4915112345679" {
+		t.Fatalf("watchers %+v, want the Ops Lead despite the unreadable member", got)
+	}
+}
