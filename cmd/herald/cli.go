@@ -34,6 +34,7 @@ type cli struct {
 	Send       sendCmd       `cmd:"" help:"Relay an update from a terminal (when chat is down)."`
 	Failover   failoverCmd   `cmd:"" help:"Force SMS-only mode on or off, or show the mode."`
 	Recipients recipientsCmd `cmd:"" help:"Manage what herald keeps about recipients."`
+	Audit      auditCmd      `cmd:"" help:"Print the audit trail: every command, approval, send and reply."`
 	Version    versionCmd    `cmd:"" help:"Print the version."`
 }
 
@@ -103,6 +104,16 @@ type forgetCmd struct {
 
 func (c *forgetCmd) Run(e *runEnv) error {
 	return app.Forget(e.ctx, app.ForgetOptions{ConfigPath: c.Config, Phone: c.Phone, Logger: e.log, Out: e.stdout})
+}
+
+type auditCmd struct {
+	configFlag
+	Incident string `arg:"" optional:"" help:"Only this incident, e.g. INC-42; without it the latest entries of the install." placeholder:"ID"`
+	Last     int64  `default:"100" help:"How many of the latest entries, without an incident."`
+}
+
+func (c *auditCmd) Run(e *runEnv) error {
+	return app.Audit(e.ctx, app.AuditOptions{ConfigPath: c.Config, IncidentID: c.Incident, Last: c.Last, Logger: e.log, Out: e.stdout})
 }
 
 type versionCmd struct{}

@@ -305,3 +305,59 @@ func Forget(ctx context.Context, o ForgetOptions) error {
 	}
 	return nil
 }
+
+// AuditOptions are `herald audit [INC-n]`'s inputs.
+type AuditOptions struct {
+	ConfigPath string
+	IncidentID string // empty: the install's latest entries
+	Last       int64
+	Logger     zerolog.Logger
+	Out        io.Writer
+}
+
+// Audit prints the audit trail, one entry per line, oldest first. Entries
+// never hold a raw phone number (callers store them masked).
+func Audit(ctx context.Context, o AuditOptions) error {
+	cfg, env, err := loadAll(o.ConfigPath, false)
+	if err != nil {
+		return err
+	}
+	store, _, err := openStore(ctx, env, cfg)
+	if err != nil {
+		return err
+	}
+	var entries []bot.AuditEntry
+	if o.IncidentID != "" {
+		id, err := bot.ParseIncidentID(o.IncidentID)
+		if err != nil {
+			return err
+		}
+		if entries, err = store.AuditTrail(ctx, id); err != nil {
+			return fmt.Errorf("reading the audit trail of %s: %w", id, err)
+		}
+	} else {
+		if o.Last <= 0 {
+			o.Last = 100
+		}
+		if entries, err = store.RecentAudit(ctx, o.Last); err != nil {
+			return fmt.Errorf("reading the audit trail: %w", err)
+		}
+	}
+	out := o.Out
+	if out == nil {
+		out = io.Discard
+	}
+	for _, e := range entries {
+		who := e.Actor.ID
+		if e.Actor.Name != "" && e.Actor.Name != e.Actor.ID {
+			who += " (" + e.Actor.Name + ")"
+		}
+		line := strings.Join(slices.DeleteFunc([]string{e.At.UTC().Format(time.RFC3339), e.IncidentID, e.Action, who, e.Detail},
+			func(s string) bool { return s == "" }), "  ")
+		fmt.Fprintln(out, line)
+	}
+	if len(entries) == 0 {
+		fmt.Fprintln(out, "no audit entries")
+	}
+	return nil
+}

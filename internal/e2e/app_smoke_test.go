@@ -1,9 +1,17 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/heraldops/herald/internal/app"
 )
 
 func TestServeDeclaresAnIncidentAndRoutesAStrangersReplyToTriage(t *testing.T) {
@@ -26,5 +34,24 @@ func TestServeDeclaresAnIncidentAndRoutesAStrangersReplyToTriage(t *testing.T) {
 	a.eventually("the triage post", func() bool { return len(a.slack.Posts("C0TRIAGE")) == 1 })
 	if txt := a.slack.Posts("C0TRIAGE")[0].AllText(); !strings.Contains(txt, "+49301*****89") || strings.Contains(txt, "+4930123456789") {
 		t.Fatalf("triage post shows %q, want the number masked", txt)
+	}
+
+	// herald audit prints what happened, with the stranger masked.
+	cfg := filepath.Join(t.TempDir(), "herald.yaml")
+	if err := os.WriteFile(cfg, []byte(exampleConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := app.Audit(context.Background(), app.AuditOptions{ConfigPath: cfg, Logger: zerolog.Nop(), Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	trail := out.String()
+	for _, want := range []string{"INC-1  incident.declare  U0RESP1", "reply.receive  +49301*****89"} {
+		if !strings.Contains(trail, want) {
+			t.Errorf("audit trail lacks %q:\n%s", want, trail)
+		}
+	}
+	if strings.Contains(trail, "+4930123456789") {
+		t.Errorf("audit trail shows a full phone number:\n%s", trail)
 	}
 }
