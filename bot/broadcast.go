@@ -14,6 +14,18 @@ const (
 	BroadcastDone            BroadcastState = "done"    // every delivery reached a final state
 )
 
+// InFlight reports whether a broadcast in this state is still on its way to
+// phones (waiting for approval, approved, sending). Stores index these
+// states (see BroadcastStore.BroadcastsInState); the final ones are not
+// indexed, since they would only grow.
+func (s BroadcastState) InFlight() bool {
+	switch s {
+	case BroadcastPendingApproval, BroadcastApproved, BroadcastSending:
+		return true
+	}
+	return false
+}
+
 // Draft is what a responder composed: the audiences, the template and its
 // field values. It becomes a Broadcast when submitted.
 type Draft struct {
@@ -45,6 +57,12 @@ type Broadcast struct {
 	// FailedByCode counts failed deliveries by provider error code (0: none
 	// given), so the progress summary can say why messages failed.
 	FailedByCode map[int]int `json:"failed_by_code,omitempty"`
+	// StartedAt is when the relay claimed the broadcast (approved ->
+	// sending); QueuedAt when every job of it was queued. A broadcast
+	// "sending" without QueuedAt long after StartedAt was left half-started
+	// by a crash, and the relay's Sweep finishes starting it.
+	StartedAt time.Time `json:"started_at,omitzero"`
+	QueuedAt  time.Time `json:"queued_at,omitzero"`
 }
 
 // DeliveryState is one recipient's copy's progress. States only move forward

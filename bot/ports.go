@@ -123,9 +123,15 @@ type BroadcastStore interface {
 	// PendingApprovals lists broadcasts in state pending_approval (the store
 	// indexes them on every save and update).
 	PendingApprovals(ctx context.Context) ([]Broadcast, error)
+	// BroadcastsInState lists the broadcasts in an in-flight state (see
+	// BroadcastState.InFlight), oldest request first; the store indexes them
+	// on every save and update. A state that is not in flight is an error.
+	BroadcastsInState(ctx context.Context, state BroadcastState) ([]Broadcast, error)
 
 	// SaveDeliveries stores planned deliveries in bulk (tens of thousands) and
-	// counts them by state.
+	// counts them by state. A delivery that already exists is left as it is
+	// and not counted again, so a start that is run again (Relay.Sweep)
+	// neither resets a delivery that moved on nor counts anyone twice.
 	SaveDeliveries(ctx context.Context, ds []Delivery) error
 	Delivery(ctx context.Context, broadcastID, recipientID string) (Delivery, error)
 	// UpdateDelivery applies fn atomically and keeps the broadcast's Counts in

@@ -54,6 +54,12 @@ type RelaySettings struct {
 	// Batch is how many deliveries are saved or enqueued per round trip when
 	// a broadcast starts (default 2000).
 	Batch int
+	// RestartAfter and ResumeAfter are Sweep's grace periods: how long a
+	// broadcast may stay approved without being started (default 30s), and
+	// stay sending without all its jobs queued (default 2m), before Sweep
+	// takes it for abandoned and starts it again.
+	RestartAfter time.Duration
+	ResumeAfter  time.Duration
 }
 
 func (s RelaySettings) rate(ch Channel) float64 {
@@ -268,30 +274,39 @@ func (r *Relay) refreshDirty(ctx context.Context) {
 // stored broadcast from approved to sending goes on. A broadcast not stored
 // yet (herald send) is stored first.
 func (r *Relay) Start(ctx context.Context, b Broadcast) error {
+	_, err := r.begin(ctx, b, false)
+	return err
+}
+
+// begin is Start; claimed says whether this call moved the broadcast to
+// sending. again is set when a start may have run before (Sweep).
+func (r *Relay) begin(ctx context.Context, b Broadcast, again bool) (claimed bool, err error) {
+	now := r.now()
 	claim := func(x *Broadcast) error {
 		switch x.State {
 		case BroadcastApproved:
 			x.State = BroadcastSending
+			x.StartedAt, x.QueuedAt = now, time.Time{}
 			return nil
 		case BroadcastSending, BroadcastDone:
 			return errAlreadyStarted
 		}
 		return fmt.Errorf("broadcast %s is %s, not approved: %w", x.ID, x.State, ErrConflict)
 	}
-	_, err := r.Broadcasts.UpdateBroadcast(ctx, b.ID, claim)
+	_, err = r.Broadcasts.UpdateBroadcast(ctx, b.ID, claim)
 	if errors.Is(err, ErrNotFound) && b.State == BroadcastApproved {
 		if err = r.Broadcasts.SaveBroadcast(ctx, b); err != nil {
-			return fmt.Errorf("storing broadcast %s: %w", b.ID, err)
+			return false, fmt.Errorf("storing broadcast %s: %w", b.ID, err)
 		}
 		_, err = r.Broadcasts.UpdateBroadcast(ctx, b.ID, claim)
 	}
 	if errors.Is(err, errAlreadyStarted) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("starting broadcast %s: %w", b.ID, err)
+		return false, fmt.Errorf("starting broadcast %s: %w", b.ID, err)
 	}
-	queued, err := r.start(ctx, b.ID)
+	queued, err := r.start(ctx, b.ID, again)
 	if err != nil && !queued {
 		// Nothing was queued: hand the broadcast back so that Start can be
 		// tried again, instead of leaving it "sending" forever.
@@ -303,14 +318,17 @@ func (r *Relay) Start(ctx context.Context, b Broadcast) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("relaying broadcast %s: %w", b.ID, err)
+		return true, fmt.Errorf("relaying broadcast %s: %w", b.ID, err)
 	}
-	return nil
+	return true, nil
 }
 
 // start does the work of Start once the broadcast is claimed; queued says
-// whether any job was enqueued before an error.
-func (r *Relay) start(ctx context.Context, id string) (queued bool, err error) {
+// whether any job was enqueued before an error. again is set when an earlier
+// start may have saved deliveries or posted the progress message already
+// (Sweep): every step is then safe to repeat (deliveries are only created
+// where missing, jobs of a delivery already sent do nothing).
+func (r *Relay) start(ctx context.Context, id string, again bool) (queued bool, err error) {
 	b, err := r.Broadcasts.Broadcast(ctx, id)
 	if err != nil {
 		return false, fmt.Errorf("loading the broadcast: %w", err)
@@ -350,6 +368,13 @@ func (r *Relay) start(ctx context.Context, id string) (queued bool, err error) {
 			return false, fmt.Errorf("saving %d deliveries: %w", len(chunk), err)
 		}
 	}
+	if again {
+		// Someone who opted out since the first try may have a pending
+		// delivery from it, which no job will come for.
+		if err := r.optOutPending(ctx, id, plan.OptedOut); err != nil {
+			return false, err
+		}
+	}
 	if len(contacts) > 0 {
 		if err := r.Phones.RecordContacts(ctx, contacts, r.Settings.contactTTL()); err != nil {
 			return false, fmt.Errorf("recording whom the broadcast reaches: %w", err)
@@ -357,8 +382,8 @@ func (r *Relay) start(ctx context.Context, id string) (queued bool, err error) {
 	}
 
 	total, optedOut := len(plan.Recipients), len(plan.OptedOut)
-	var progress MessageRef
-	if r.Chat != nil && !inc.Thread.IsZero() {
+	progress := b.Progress // posted by an earlier try: edited, not posted twice
+	if r.Chat != nil && !inc.Thread.IsZero() && progress.ID == "" {
 		start := b
 		start.Total, start.OptedOut = total, optedOut
 		counts := Counts{DeliveryPending: total}
@@ -398,6 +423,14 @@ func (r *Relay) start(ctx context.Context, id string) (queued bool, err error) {
 			queued = true
 			payloads = payloads[:0]
 		}
+	}
+	// Every job is queued: from here on Sweep leaves the broadcast alone. If
+	// this write fails, Sweep later queues the jobs again, which is harmless.
+	if _, err := r.Broadcasts.UpdateBroadcast(ctx, id, func(x *Broadcast) error {
+		x.QueuedAt = r.now()
+		return nil
+	}); err != nil {
+		r.report(ctx, fmt.Errorf("marking broadcast %s as queued: %w", id, err))
 	}
 	if r.Audit != nil {
 		if err := r.Audit.Audit(ctx, AuditEntry{

@@ -13,8 +13,17 @@ import (
 	"github.com/heraldops/herald/bot"
 )
 
+// Broadcasts in flight (waiting for approval, approved, sending) are also
+// indexed in one set per state, so the approval expiry and the relay's
+// sweeper find them without scanning. A set and the records it names live in
+// different Cluster slots, so a set is never written in the record's
+// transaction: the id is added to its new state's set before the record is
+// written and removed from the old state's set after, and readers check each
+// record's state. A crash in between leaves an extra entry, never a missing
+// one. Final states have no set; they would only grow.
+
 // SaveBroadcast creates or replaces a broadcast and indexes it by incident
-// and, while it waits for approval, in the pending set.
+// and, while it is in flight, in its state's set.
 func (s *Store) SaveBroadcast(ctx context.Context, b bot.Broadcast) error {
 	if b.ID == "" {
 		return errors.New("saving broadcast: empty id")
@@ -26,15 +35,18 @@ func (s *Store) SaveBroadcast(ctx context.Context, b bot.Broadcast) error {
 	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		// Indexes first: a crash before the record leaves an index entry
 		// without a record, which readers skip.
-		if b.State == bot.BroadcastPendingApproval {
-			p.SAdd(ctx, s.pendingKey(), b.ID)
+		if b.State.InFlight() {
+			p.SAdd(ctx, s.stateKey(b.State), b.ID)
 		}
 		if b.Draft.IncidentID != "" {
 			p.ZAdd(ctx, s.broadcastsOfKey(b.Draft.IncidentID), goredis.Z{Score: float64(millis(b.RequestedAt)), Member: b.ID})
 		}
 		p.Set(ctx, s.broadcastKey(b.ID), sealed, goredis.KeepTTL)
-		if b.State != bot.BroadcastPendingApproval {
-			p.SRem(ctx, s.pendingKey(), b.ID)
+		// The state it replaces is unknown here: leave every other set.
+		for _, st := range inFlightStates {
+			if st != b.State {
+				p.SRem(ctx, s.stateKey(st), b.ID)
+			}
 		}
 		return nil
 	})
@@ -76,10 +88,10 @@ func (s *Store) UpdateBroadcast(ctx context.Context, id string, fn func(*bot.Bro
 		if err != nil {
 			return err
 		}
-		if b.State == bot.BroadcastPendingApproval && before.State != bot.BroadcastPendingApproval {
-			// Outside the transaction (the pending set lives in another
+		if b.State != before.State && b.State.InFlight() {
+			// Outside the transaction (the state's set lives in another
 			// Cluster slot); an extra entry is harmless, readers check.
-			if err := s.rdb.SAdd(ctx, s.pendingKey(), id).Err(); err != nil {
+			if err := s.rdb.SAdd(ctx, s.stateKey(b.State), id).Err(); err != nil {
 				return err
 			}
 		}
@@ -98,10 +110,11 @@ func (s *Store) UpdateBroadcast(ctx context.Context, id string, fn func(*bot.Bro
 		return bot.Broadcast{}, fmt.Errorf("updating broadcast %s: %w", id, err)
 	}
 	// The broadcast itself is updated. Should the index update fail, a stale
-	// pending entry is filtered out by readers, so the update still stands.
+	// entry in the old state's set is filtered out by readers, so the update
+	// still stands.
 	_, _ = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		if before.State == bot.BroadcastPendingApproval && after.State != bot.BroadcastPendingApproval {
-			p.SRem(ctx, s.pendingKey(), id)
+		if before.State != after.State && before.State.InFlight() {
+			p.SRem(ctx, s.stateKey(before.State), id)
 		}
 		if after.Draft.IncidentID != "" && after.Draft.IncidentID != before.Draft.IncidentID {
 			p.ZAdd(ctx, s.broadcastsOfKey(after.Draft.IncidentID), goredis.Z{Score: float64(millis(after.RequestedAt)), Member: id})
@@ -132,21 +145,41 @@ func (s *Store) BroadcastsOf(ctx context.Context, incidentID string) ([]bot.Broa
 
 // PendingApprovals lists broadcasts waiting for approval, oldest first.
 func (s *Store) PendingApprovals(ctx context.Context) ([]bot.Broadcast, error) {
-	ids, err := s.rdb.SMembers(ctx, s.pendingKey()).Result()
-	if err != nil {
-		return nil, fmt.Errorf("listing pending approvals: %w", err)
+	return s.BroadcastsInState(ctx, bot.BroadcastPendingApproval)
+}
+
+// BroadcastsInState lists the broadcasts in an in-flight state, oldest
+// request first. Final states are not indexed: asking for one is an error.
+func (s *Store) BroadcastsInState(ctx context.Context, state bot.BroadcastState) ([]bot.Broadcast, error) {
+	if !state.InFlight() {
+		return nil, fmt.Errorf("listing %s broadcasts: only in-flight states are indexed", state)
 	}
-	// An id without a record is not tidied away here: it may be a
-	// broadcast being saved right now (index first, record second).
+	key := s.stateKey(state)
+	ids, err := s.rdb.SMembers(ctx, key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("listing %s broadcasts: %w", state, err)
+	}
 	bs, err := s.broadcasts(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("listing pending approvals: %w", err)
+		return nil, fmt.Errorf("listing %s broadcasts: %w", state, err)
 	}
 	out := bs[:0]
+	var stale []any
 	for _, b := range bs {
-		if b.State == bot.BroadcastPendingApproval {
+		switch {
+		case b.State == state:
 			out = append(out, b)
+		case !b.State.InFlight():
+			// Final states never change again, so this entry can go. Others
+			// stay: an id without a record may be a broadcast being saved
+			// right now, and one in another in-flight state may be moving
+			// back here (sending handed back to approved), its record not
+			// written yet.
+			stale = append(stale, b.ID)
 		}
+	}
+	if len(stale) > 0 {
+		_ = s.rdb.SRem(ctx, key, stale...).Err() // tidying only; readers filter anyway
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].RequestedAt.Before(out[j].RequestedAt) })
 	return out, nil

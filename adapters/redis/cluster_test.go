@@ -43,6 +43,9 @@ func TestEveryOperationWorksOnCluster(t *testing.T) {
 	}
 	_, err = s.UpdateBroadcast(ctx, "B-1-1", func(b *bot.Broadcast) error { b.State = bot.BroadcastApproved; return nil })
 	must(t, err)
+	if a, err := s.BroadcastsInState(ctx, bot.BroadcastApproved); err != nil || len(a) != 1 {
+		t.Fatalf("BroadcastsInState(approved) = %v, %v", a, err)
+	}
 	if bs, err := s.BroadcastsOf(ctx, "INC-1"); err != nil || len(bs) != 1 || bs[0].State != bot.BroadcastApproved {
 		t.Fatalf("BroadcastsOf = %v, %v", bs, err)
 	}

@@ -113,7 +113,6 @@ func (s *Store) deliveryKey(bid, rid string) string {
 	return s.prefix + "bc:{" + bid + "}:d:" + rid
 }
 func (s *Store) deliveryPattern() string      { return escapeGlob(s.prefix) + "bc:{*}:d:*" }
-func (s *Store) pendingKey() string           { return s.prefix + "bcs:pending" }
 func (s *Store) sidKey(sid string) string     { return s.prefix + "sid:" + sid }
 func (s *Store) optOutKey() string            { return s.prefix + "optout" }
 func (s *Store) sessionKey(bi string) string  { return s.prefix + "ph:{" + bi + "}:wa" }
@@ -121,6 +120,20 @@ func (s *Store) contactsKey(bi string) string { return s.prefix + "ph:{" + bi + 
 func (s *Store) contactKey(bi, inc string) string {
 	return s.prefix + "ph:{" + bi + "}:c:" + inc
 }
+
+// stateKey is the index set of broadcasts in an in-flight state (see
+// bot.BroadcastState.InFlight). pending_approval keeps the name its set had
+// before the other states were indexed, so an upgrade finds the broadcasts
+// waiting for approval.
+func (s *Store) stateKey(st bot.BroadcastState) string {
+	if st == bot.BroadcastPendingApproval {
+		return s.prefix + "bcs:pending"
+	}
+	return s.prefix + "bcs:" + string(st)
+}
+
+// inFlightStates are the broadcast states with an index set.
+var inFlightStates = []bot.BroadcastState{bot.BroadcastPendingApproval, bot.BroadcastApproved, bot.BroadcastSending}
 
 // Dedup and rate-limit keys are callers' strings, which may hold a phone
 // number (a sender number, an inbound message's origin): they are stored as

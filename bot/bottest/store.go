@@ -181,28 +181,42 @@ func (s *Store) BroadcastsOf(_ context.Context, incidentID string) ([]bot.Broadc
 	return out, nil
 }
 
-func (s *Store) PendingApprovals(context.Context) ([]bot.Broadcast, error) {
+func (s *Store) PendingApprovals(ctx context.Context) ([]bot.Broadcast, error) {
+	return s.BroadcastsInState(ctx, bot.BroadcastPendingApproval)
+}
+
+// BroadcastsInState lists the broadcasts in an in-flight state, oldest
+// request first; like the Redis store it refuses the final states, which a
+// real store does not index.
+func (s *Store) BroadcastsInState(_ context.Context, state bot.BroadcastState) ([]bot.Broadcast, error) {
+	if !state.InFlight() {
+		return nil, fmt.Errorf("listing broadcasts in state %q: only in-flight states are indexed", state)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []bot.Broadcast
 	for _, id := range s.bcOrder {
 		b := dec[bot.Broadcast](s.broadcasts[id])
-		if b.State == bot.BroadcastPendingApproval {
+		if b.State == state {
 			out = append(out, b)
 		}
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].RequestedAt.Before(out[j].RequestedAt) })
 	return out, nil
 }
 
 func dkey(broadcastID, recipientID string) string { return broadcastID + "/" + recipientID }
 
+// SaveDeliveries creates the deliveries that do not exist yet; existing ones
+// are left as they are (as the Redis store does), so a start run again
+// neither resets nor double-counts anyone.
 func (s *Store) SaveDeliveries(_ context.Context, ds []bot.Delivery) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range ds {
 		k := dkey(d.BroadcastID, d.RecipientID)
-		if old, ok := s.deliveries[k]; ok {
-			s.count(d.BroadcastID, dec[bot.Delivery](old).State, -1)
+		if _, ok := s.deliveries[k]; ok {
+			continue
 		}
 		s.deliveries[k] = enc(d)
 		s.count(d.BroadcastID, d.State, +1)
