@@ -177,6 +177,7 @@ func (h *herald) run(ctx context.Context, srv *httpserver.Server) error {
 		return nil
 	})
 	g.Go(func() error { return h.housekeeping(ctx) })
+	g.Go(func() error { return h.sweepRelay(ctx) })
 	g.Go(func() error { return h.keepWatcherPhones(ctx) })
 	g.Go(func() error { return h.watchChat(ctx) })
 	if h.slackFE != nil && h.env.SlackAppToken != "" {
@@ -196,7 +197,8 @@ func (h *herald) run(ctx context.Context, srv *httpserver.Server) error {
 
 // housekeeping runs the periodic work: the shared failover override,
 // watcher digests and approval expiry. Chat probing is watchChat's, the
-// watcher phone cache keepWatcherPhones'.
+// watcher phone cache keepWatcherPhones', restarting interrupted relay
+// starts sweepRelay's.
 func (h *herald) housekeeping(ctx context.Context) error {
 	tick := time.NewTicker(h.timings.housekeep)
 	defer tick.Stop()
@@ -214,6 +216,42 @@ func (h *herald) housekeeping(ctx context.Context) error {
 		}
 		if _, err := h.service().ExpireApprovals(ctx); err != nil {
 			h.log.Warn().Err(err).Msg("expiring approvals")
+		}
+	}
+}
+
+// Every relaySweepEvery each replica looks for approved updates whose relay
+// start was interrupted (see bot.Relay.Sweep); one sweep may take up to
+// relaySweepTimeout (it plans and queues what it resumes).
+const (
+	relaySweepEvery   = 30 * time.Second
+	relaySweepTimeout = 2 * time.Minute
+)
+
+// sweepRelay runs the relay's sweeper in a loop of its own, beside
+// housekeeping rather than in it: a resume posts a progress message, and a
+// chat that hangs must not hold up the watcher digests (as it once did with
+// the watcher phone cache).
+func (h *herald) sweepRelay(ctx context.Context) error {
+	tick := time.NewTicker(relaySweepEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, relaySweepTimeout)
+		n, err := h.relay.Sweep(sctx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if n > 0 {
+			h.log.Warn().Int("broadcasts", n).Msg("relay: started again updates whose start was interrupted")
+		}
+		if err != nil {
+			h.log.Warn().Err(err).Msg("relay sweep; tried again at the next one")
 		}
 	}
 }
