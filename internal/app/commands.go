@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/user"
@@ -135,7 +136,7 @@ func Send(ctx context.Context, o SendOptions) int {
 		done <- h.relay.Run(workCtx, bot.WorkerConfig{Consumer: h.consumer + "-send", Concurrency: 32})
 	}()
 	if err := h.relay.Start(ctx, b); err != nil {
-		return fail("%v", err)
+		return fail("%v\n%s", err, h.abandonSend(ctx, b.ID))
 	}
 	counts, err := h.relay.Wait(ctx, b.ID, time.Second, func(c bot.Counts) {
 		fmt.Fprintf(out, "  %d of %d still to send, %d failed\n", bot.Unsettled(c), len(plan.Recipients), bot.FailedCount(c))
@@ -360,4 +361,28 @@ func Audit(ctx context.Context, o AuditOptions) error {
 		fmt.Fprintln(out, "no audit entries")
 	}
 	return nil
+}
+
+// abandonSend settles a terminal send whose start failed, so the person at
+// the terminal knows whether running it again is safe: a broadcast with
+// nothing queued is withdrawn (the serving replicas' sweeper would otherwise
+// send it later, and a second `herald send` would double it); one that was
+// partly queued is left for the sweeper to finish.
+func (h *herald) abandonSend(ctx context.Context, id string) string {
+	b, err := h.store.UpdateBroadcast(ctx, id, func(x *bot.Broadcast) error {
+		if x.State != bot.BroadcastApproved {
+			return bot.ErrConflict
+		}
+		x.State, x.Reason = bot.BroadcastRejected, "herald send could not start it"
+		return nil
+	})
+	switch {
+	case err == nil:
+		_ = h.store.Audit(ctx, bot.AuditEntry{At: h.clock.Now(), Actor: terminalActor(), Action: "broadcast.withdraw",
+			IncidentID: b.Draft.IncidentID, Detail: id + ": herald send could not start it"})
+		return "Nothing was sent; it is safe to run the same herald send again."
+	case errors.Is(err, bot.ErrConflict):
+		return "Part of it was queued: running herald replicas will finish it. Do not send it again; check with `herald audit`."
+	}
+	return "Could not tell whether anything was queued (" + err.Error() + "); check with `herald audit` before sending again."
 }
