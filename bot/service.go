@@ -628,7 +628,7 @@ func (s *Service) startRelay(ctx context.Context, b Broadcast) error {
 		return fmt.Errorf("%s is approved, but no relay is configured to send it", b.ID)
 	}
 	if err := s.Relay.Start(ctx, b); err != nil {
-		return fmt.Errorf("%s is approved, but handing it to the relay failed: %w", b.ID, err)
+		return fmt.Errorf("%s is approved; handing it to the relay failed, herald retries within a minute (do not send it again): %w", b.ID, err)
 	}
 	return nil
 }
