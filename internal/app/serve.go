@@ -46,6 +46,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.Warnings {
+		o.Logger.Warn().Msg("config: " + w.String())
+	}
 	h, err := build(ctx, cfg, env, o.Logger)
 	if err != nil {
 		return err

@@ -39,6 +39,10 @@ type Config struct {
 	Replies        RepliesConfig  `yaml:"replies"`
 	Retention      time.Duration  `yaml:"retention"`
 	Failover       FailoverConfig `yaml:"failover"`
+
+	// Warnings are things worth saying that do not stop herald, such as a
+	// recipients_file that does not exist (yet).
+	Warnings []Problem `yaml:"-"`
 }
 
 // SlackConfig is where herald posts in Slack.
@@ -169,6 +173,9 @@ func RunValidate(w io.Writer, path string) int {
 			fmt.Fprintln(w, p.String())
 		}
 		return 1
+	}
+	for _, p := range c.Warnings {
+		fmt.Fprintln(w, "warning: "+p.String())
 	}
 	fmt.Fprintf(w, "ok: %d recipients, %d audiences, %d templates\n", len(c.Recipients), len(c.Audiences), len(c.Templates))
 	return 0

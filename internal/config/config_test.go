@@ -277,8 +277,6 @@ csv_bad_rows.csv:4: audiences: unknown audience "press" (define it under audienc
 csv_bad_rows.csv:5: id: recipient id "dana" is already used (csv_bad_rows.yaml:3)
 csv_bad_rows.csv:6: 3 fields, but the header has 6
 csv_bad_rows.csv:8: invalid CSV: extraneous or missing " in quoted-field`,
-	"csv_missing_file": `
-csv_missing_file.yaml:3: recipients_file: cannot read nowhere.csv: no such file (the path is relative to the config file's folder)`,
 	"duplicate_ids": `
 duplicate_ids.yaml:4: recipients[2].id: recipient id "dana" is already used (line 2)
 duplicate_ids.yaml:5: recipients[3].id: "dana weber" is not one word (ids are typed in commands such as /incident reply <id>)`,
@@ -609,4 +607,33 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// ARCHITECTURE.md's example names stakeholders.csv and must load as it is,
+// with or without that file beside it: a missing recipients_file is a
+// warning, and the inline recipients still load.
+func TestMissingRecipientsFileIsAWarning(t *testing.T) {
+	c, err := Load("testdata/csv_missing_file.yaml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := "testdata/csv_missing_file.yaml:3: recipients_file: no file nowhere.csv: no recipients loaded from it (the path is relative to the config file's folder)"
+	if len(c.Warnings) != 1 || c.Warnings[0].String() != want {
+		t.Fatalf("warnings = %v, want [%s]", c.Warnings, want)
+	}
+	if len(c.Recipients) != 1 {
+		t.Errorf("recipients = %+v, want the inline one", c.Recipients)
+	}
+	var out strings.Builder
+	if code := RunValidate(&out, "testdata/csv_missing_file.yaml"); code != 0 || !strings.Contains(out.String(), "warning: "+want) || !strings.Contains(out.String(), "ok: 1 recipients") {
+		t.Errorf("validate exit %d:\n%s", code, out.String())
+	}
+	// The contract's example alone, without its CSV, loads too.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte(mustRead(t, "testdata/example.yaml")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(filepath.Join(dir, "herald.yaml")); err != nil {
+		t.Fatalf("the example without stakeholders.csv: %v", err)
+	}
 }

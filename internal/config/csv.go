@@ -25,14 +25,16 @@ func (l *loader) loadCSV(audiences map[string]int, members map[int][]string) {
 	}
 	l.csvFile = path
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		// The file is optional (ARCHITECTURE.md's example names one and must
+		// load as it is): a missing file loads no rows, loudly.
+		l.cfg.Warnings = append(l.cfg.Warnings, Problem{File: l.file, Line: l.lineOf("recipients_file"), Path: "recipients_file",
+			Message: "no file " + name + ": no recipients loaded from it (the path is relative to the config file's folder)"})
+		l.csvFailed = true
+		return
+	}
 	if err != nil {
-		msg := "cannot read " + path
-		if errors.Is(err, os.ErrNotExist) {
-			msg += ": no such file (the path is relative to the config file's folder)"
-		} else {
-			msg += ": " + err.Error()
-		}
-		l.addf(l.lineOf("recipients_file"), "recipients_file", "%s", msg)
+		l.addf(l.lineOf("recipients_file"), "recipients_file", "cannot read %s: %v", path, err)
 		l.csvFailed = true
 		return
 	}

@@ -55,3 +55,17 @@ func TestServeDeclaresAnIncidentAndRoutesAStrangersReplyToTriage(t *testing.T) {
 		t.Errorf("audit trail shows a full phone number:\n%s", trail)
 	}
 }
+
+// The contract's config example, exactly as ARCHITECTURE.md prints it (its
+// stakeholders.csv is not beside it), starts herald and serves /incident.
+func TestServeStartsWithTheContractsExampleAsItIs(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join("..", "config", "testdata", "example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, string(example))
+	if code, _ := a.command("U0RESP1", "C0INCIDENTS", "new Checkout down"); code != http.StatusOK {
+		t.Fatalf("slash command: HTTP %d", code)
+	}
+	a.eventually("the root message", func() bool { return len(a.slack.Posts("C0INCIDENTS")) == 1 })
+}
