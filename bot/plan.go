@@ -39,6 +39,9 @@ type Planner struct {
 	Directory *Directory
 	Phones    PhoneStore
 	Clock     Clock
+	// NoWhatsApp is set when no WhatsApp sender is configured: everyone is
+	// planned on SMS, as with Draft.SMSOnly.
+	NoWhatsApp bool
 }
 
 // Plan expands the draft's audiences, de-duplicates people by phone, drops
@@ -56,7 +59,7 @@ func (p *Planner) Plan(ctx context.Context, inc Incident, d Draft) (Plan, error)
 	var waPhones []string
 	for i, r := range people {
 		phones[i] = r.Phone
-		if r.Channel == ChannelWhatsApp && !d.SMSOnly {
+		if r.Channel == ChannelWhatsApp && !d.SMSOnly && !p.NoWhatsApp {
 			waPhones = append(waPhones, r.Phone)
 		}
 	}
@@ -91,7 +94,7 @@ func (p *Planner) Plan(ctx context.Context, inc Incident, d Draft) (Plan, error)
 			rendered[r.Locale] = out
 		}
 		pr := PlannedRecipient{Recipient: r, Channel: r.Channel, Rendered: out}
-		if d.SMSOnly || !pr.Channel.Valid() {
+		if d.SMSOnly || p.NoWhatsApp || !pr.Channel.Valid() {
 			pr.Channel = ChannelSMS
 		}
 		if pr.Channel == ChannelWhatsApp {

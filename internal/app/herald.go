@@ -139,7 +139,10 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 
 	h.poster = &bot.ThreadPoster{Outbox: h.store, Chat: h.chats, Limiter: h.store, Locker: h.store, KV: h.store,
 		ChatUp: h.health.Up, OnRootPosted: h.rootPosted}
-	h.planner = &bot.Planner{Directory: h.directory, Phones: h.store, Clock: h.clock}
+	h.planner = &bot.Planner{Directory: h.directory, Phones: h.store, Clock: h.clock, NoWhatsApp: env.TwilioWhatsAppFrom == ""}
+	if w := env.WhatsAppWarning(cfg); w != "" {
+		log.Warn().Msg(w)
+	}
 	roles := cfg.Roles()
 	h.relay = &bot.Relay{
 		Planner: h.planner, Incidents: h.store, Broadcasts: h.store, Phones: h.store, Queue: h.store,

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"reflect"
@@ -225,9 +226,9 @@ func (e Env) TeamsConfigured() bool {
 // TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, one of
 // TWILIO_MESSAGING_SERVICE_SID / TWILIO_SMS_FROM, and at least one chat
 // platform, each complete: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or
-// TEAMS_APP_ID and TEAMS_APP_PASSWORD. Given the loaded config, it also
-// wants TWILIO_WHATSAPP_FROM when a recipient's channel is whatsapp. The
-// error is an *EnvError; nil means serve can start.
+// TEAMS_APP_ID and TEAMS_APP_PASSWORD. TWILIO_WHATSAPP_FROM is not required:
+// without it WhatsApp recipients get SMS (see WhatsAppWarning). The error is
+// an *EnvError; nil means serve can start.
 func (e Env) CheckServe(c *Config) error {
 	var missing []string
 	need := func(name, value string) {
@@ -243,14 +244,6 @@ func (e Env) CheckServe(c *Config) error {
 	if e.TwilioMessagingServiceSID == "" && e.TwilioSMSFrom == "" &&
 		!e.bad["TWILIO_MESSAGING_SERVICE_SID"] && !e.bad["TWILIO_SMS_FROM"] {
 		missing = append(missing, "TWILIO_MESSAGING_SERVICE_SID or TWILIO_SMS_FROM")
-	}
-	if c != nil && e.TwilioWhatsAppFrom == "" && !e.bad["TWILIO_WHATSAPP_FROM"] {
-		for _, r := range c.Recipients {
-			if r.Channel == "whatsapp" {
-				missing = append(missing, "TWILIO_WHATSAPP_FROM (recipients use whatsapp)")
-				break
-			}
-		}
 	}
 	switch {
 	case !e.SlackConfigured() && !e.TeamsConfigured():
@@ -310,4 +303,22 @@ func validPort(p string) bool {
 
 func stripPhone(s string) string {
 	return strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", ".", "").Replace(s)
+}
+
+// WhatsAppWarning says, when no WhatsApp sender is set but recipients prefer
+// WhatsApp, that they will get SMS instead; "" when there is nothing to say.
+func (e Env) WhatsAppWarning(c *Config) string {
+	if c == nil || e.TwilioWhatsAppFrom != "" {
+		return ""
+	}
+	n := 0
+	for _, r := range c.Recipients {
+		if r.Channel == "whatsapp" {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("TWILIO_WHATSAPP_FROM is not set: %d recipient(s) who prefer WhatsApp get SMS", n)
 }

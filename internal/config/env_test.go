@@ -132,7 +132,6 @@ func TestCheckServe(t *testing.T) {
 		{"Teams half set beside Slack", mapEnv{"TEAMS_APP_ID": "id"}, nil, "environment: missing TEAMS_APP_PASSWORD"},
 		{"no SMS sender", mapEnv{"TWILIO_SMS_FROM": ""}, nil, "environment: missing TWILIO_MESSAGING_SERVICE_SID or TWILIO_SMS_FROM"},
 		{"missing and malformed in one line", mapEnv{"REDIS_URL": "", "HERALD_DATA_KEY": "short"}, nil, "environment: missing REDIS_URL; invalid HERALD_DATA_KEY (must be base64 of 32 random bytes, e.g. from: head -c 32 /dev/urandom | base64)"},
-		{"WhatsApp recipients need a WhatsApp sender", mapEnv{}, &Config{Recipients: []Recipient{{ID: "dana", Channel: "whatsapp"}}}, "environment: missing TWILIO_WHATSAPP_FROM (recipients use whatsapp)"},
 		{"SMS recipients do not", mapEnv{}, &Config{Recipients: []Recipient{{ID: "omar", Channel: "sms"}}}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -175,5 +174,15 @@ func TestEnvStringHidesSecrets(t *testing.T) {
 	}
 	if !strings.Contains(s, "SLACK_BOT_TOKEN=set") || !strings.Contains(s, "HERALD_PUBLIC_URL=https://herald.example.com") {
 		t.Errorf("String() = %s", s)
+	}
+}
+
+func TestWhatsAppWarning(t *testing.T) {
+	c := &Config{Recipients: []Recipient{{ID: "dana", Channel: "whatsapp"}, {ID: "omar", Channel: "sms"}}}
+	if got, want := (Env{}).WhatsAppWarning(c), "TWILIO_WHATSAPP_FROM is not set: 1 recipient(s) who prefer WhatsApp get SMS"; got != want {
+		t.Errorf("warning = %q, want %q", got, want)
+	}
+	if got := (Env{TwilioWhatsAppFrom: "whatsapp:+14155238886"}).WhatsAppWarning(c); got != "" {
+		t.Errorf("with a sender: %q", got)
 	}
 }

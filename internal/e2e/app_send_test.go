@@ -236,3 +236,22 @@ func TestSendWhileSlackIsDownStillSends(t *testing.T) {
 		t.Errorf("the replayed progress message is not marked as sent during the outage:\n%s", progress.AllText())
 	}
 }
+
+// Without TWILIO_WHATSAPP_FROM herald still starts and sends: people who
+// prefer WhatsApp get the update by SMS.
+func TestWithoutAWhatsAppSenderWhatsAppRecipientsGetSMS(t *testing.T) {
+	e := newSendEnv(t)
+	t.Setenv("TWILIO_WHATSAPP_FROM", "")
+	code, out := e.send(map[string]string{"next_update": "14:00 UTC"}, false, "executives", "it-ops")
+	if code != 0 {
+		t.Fatalf("herald send exited %d:\n%s", code, out)
+	}
+	dana := e.twilio.MessagesTo(flowDanaPhone)
+	if len(dana) != 1 || dana[0].WhatsApp() || dana[0].Body != terminalSMS {
+		t.Fatalf("dana without a WhatsApp sender: %+v, want one SMS with the text", dana)
+	}
+	a := startApp(t, exampleConfig, func(env map[string]string) { env["TWILIO_WHATSAPP_FROM"] = "" })
+	if code, _ := a.command("U0RESP1", "C0INCIDENTS", "new Checkout down"); code != 200 {
+		t.Fatalf("herald serve without a WhatsApp sender: slash command HTTP %d", code)
+	}
+}
