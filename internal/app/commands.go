@@ -19,8 +19,13 @@ import (
 	"github.com/heraldops/herald/internal/crypto"
 )
 
-// openStore connects to Redis for the one-shot commands that need nothing else.
-func openStore(ctx context.Context, env config.Env, cfg *config.Config) (*redisadapter.Store, *crypto.Sealer, error) {
+// openStore reads the config and the environment and connects to Redis, for
+// the one-shot commands that need nothing else.
+func openStore(ctx context.Context, configPath string) (*config.Config, *redisadapter.Store, error) {
+	cfg, env, err := loadAll(configPath, false)
+	if err != nil {
+		return nil, nil, err
+	}
 	var missing []string
 	if env.RedisURL == "" {
 		missing = append(missing, "REDIS_URL")
@@ -40,7 +45,7 @@ func openStore(ctx context.Context, env config.Env, cfg *config.Config) (*redisa
 	if err != nil {
 		return nil, nil, fmt.Errorf("Redis unreachable: %w", err)
 	}
-	return redisadapter.New(rdb, "", sealer, bot.SystemClock{}, redisadapter.WithRetention(cfg.Retention)), sealer, nil
+	return cfg, redisadapter.New(rdb, "", sealer, bot.SystemClock{}, redisadapter.WithRetention(cfg.Retention)), nil
 }
 
 // terminalActor is the person at the terminal, for the audit trail.
@@ -228,11 +233,7 @@ type FailoverOptions struct {
 // Failover forces SMS-only mode on for every replica, hands the decision
 // back to the chat health check (off), or prints the override (status).
 func Failover(ctx context.Context, o FailoverOptions) error {
-	cfg, env, err := loadAll(o.ConfigPath, false)
-	if err != nil {
-		return err
-	}
-	store, _, err := openStore(ctx, env, cfg)
+	_, store, err := openStore(ctx, o.ConfigPath)
 	if err != nil {
 		return err
 	}
@@ -284,11 +285,7 @@ func Forget(ctx context.Context, o ForgetOptions) error {
 	if err != nil {
 		return fmt.Errorf("%q: %w", o.Phone, err)
 	}
-	cfg, env, err := loadAll(o.ConfigPath, false)
-	if err != nil {
-		return err
-	}
-	store, _, err := openStore(ctx, env, cfg)
+	cfg, store, err := openStore(ctx, o.ConfigPath)
 	if err != nil {
 		return err
 	}
@@ -319,11 +316,7 @@ type AuditOptions struct {
 // Audit prints the audit trail, one entry per line, oldest first. Entries
 // never hold a raw phone number (callers store them masked).
 func Audit(ctx context.Context, o AuditOptions) error {
-	cfg, env, err := loadAll(o.ConfigPath, false)
-	if err != nil {
-		return err
-	}
-	store, _, err := openStore(ctx, env, cfg)
+	_, store, err := openStore(ctx, o.ConfigPath)
 	if err != nil {
 		return err
 	}

@@ -223,28 +223,37 @@ func (a *heraldApp) startReplica(config string) *heraldApp {
 		signer: a.signer, http: a.http, done: make(chan error, 1)}
 	addr := freeAddr(t)
 	b.url = "http://" + addr
-	cfgPath := filepath.Join(t.TempDir(), "herald.yaml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	// Serve reads the environment once, at start.
 	first := os.Getenv("HERALD_ADDR")
 	t.Setenv("HERALD_ADDR", addr)
 	defer os.Setenv("HERALD_ADDR", first)
+	b.serve(config, "replica 2")
+	return b
+}
+
+// serve starts `herald serve` for b with config and waits until it is ready;
+// label names it in verbose logs and failures.
+func (b *heraldApp) serve(config, label string) {
+	t := b.t
+	t.Helper()
+	cfgPath := filepath.Join(t.TempDir(), "herald.yaml")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var ctx context.Context
 	ctx, b.stop = context.WithCancel(context.Background())
 	logger := zerolog.New(io.Discard)
 	if testing.Verbose() {
-		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Str("replica", "2").Logger()
+		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Str("herald", label).Logger()
 	}
 	go func() {
 		b.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger})
 	}()
 	t.Cleanup(b.shutdown)
-	b.eventually("the second replica ready", func() bool {
+	b.eventually(label+" ready", func() bool {
 		select {
 		case err := <-b.done:
-			t.Fatalf("second herald serve stopped at start: %v", err)
+			t.Fatalf("%s: herald serve stopped at start: %v", label, err)
 		default:
 		}
 		resp, err := b.http.Get(b.url + "/readyz")
@@ -254,7 +263,6 @@ func (a *heraldApp) startReplica(config string) *heraldApp {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return b
 }
 
 // startAppWith is startApp with a fake Slack built with slackOpts, e.g.
@@ -276,38 +284,11 @@ func startAppWith(t *testing.T, config string, slackOpts []slackapi.Option, twea
 // still fit), environment, redis-server and fakes, as a pod restarted by
 // Kubernetes. config is the config file the new process reads.
 func (a *heraldApp) restart(config string) *heraldApp {
-	t := a.t
-	t.Helper()
+	a.t.Helper()
 	a.shutdown()
-	b := &heraldApp{t: t, ctx: a.ctx, url: a.url, redis: a.redis, slack: a.slack, twilio: a.twilio,
+	b := &heraldApp{t: a.t, ctx: a.ctx, url: a.url, redis: a.redis, slack: a.slack, twilio: a.twilio,
 		signer: a.signer, http: a.http, done: make(chan error, 1)}
-	cfgPath := filepath.Join(t.TempDir(), "herald.yaml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var ctx context.Context
-	ctx, b.stop = context.WithCancel(context.Background())
-	logger := zerolog.New(io.Discard)
-	if testing.Verbose() {
-		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Str("run", "2").Logger()
-	}
-	go func() {
-		b.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger})
-	}()
-	t.Cleanup(b.shutdown)
-	b.eventually("the restarted herald ready", func() bool {
-		select {
-		case err := <-b.done:
-			t.Fatalf("restarted herald serve stopped at start: %v", err)
-		default:
-		}
-		resp, err := b.http.Get(b.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	b.serve(config, "restarted herald")
 	return b
 }
 
