@@ -79,6 +79,14 @@ func (r *Replies) Handle(ctx context.Context, in Inbound) error {
 	if err != nil {
 		return err
 	}
+	if reply.thread.Channel == "" {
+		// No incident and no triage channel configured: there is nowhere to
+		// post it. The audit trail keeps that it came (never the number).
+		return r.Audit.Audit(ctx, AuditEntry{
+			At: r.Clock.Now(), Actor: Actor{ID: MaskPhone(in.From), Name: reply.Name},
+			Action: "reply.unrouted", Detail: fmt.Sprintf("%s message %s: no incident and no triage channel", in.Channel.Label(), in.MessageSID),
+		})
+	}
 	item := OutboxItem{
 		ID:      "reply:" + in.MessageSID,
 		Thread:  reply.thread,

@@ -308,3 +308,19 @@ func TestAnswerBack(t *testing.T) {
 		t.Fatalf("thread = %+v, want the echo of both answers", posts)
 	}
 }
+
+func TestReplyWithNowhereToGoIsAuditedNotStuck(t *testing.T) {
+	f := newRepliesFixture(t)
+	f.replies.Settings.Triage = bot.ThreadRef{} // no triage channel configured
+	ctx := context.Background()
+	if err := f.replies.Handle(ctx, f.inbound("+4930123456789", "who is this?", bot.ChannelSMS)); err != nil {
+		t.Fatal(err)
+	}
+	if threads, _ := f.store.OutboxThreads(ctx); len(threads) != 0 {
+		t.Fatalf("an unpostable reply waits in an outbox forever: %v", threads)
+	}
+	trail, _ := f.store.AuditTrail(ctx, "")
+	if len(trail) != 1 || trail[0].Action != "reply.unrouted" || trail[0].Actor.ID != "+49301*****89" {
+		t.Fatalf("audit = %+v, want the unrouted reply with the number masked", trail)
+	}
+}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -168,9 +169,12 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 	}
 	h.keywords = &bot.OptOutKeywords{Phones: h.store, Audit: h.store, Clock: h.clock, HelpText: cfg.SMS.HelpText,
 		ProviderAnswersSMS: env.TwilioMessagingServiceSID != ""}
-	triage := bot.ThreadRef{Platform: h.chats.primary(), Channel: cfg.Slack.TriageChannel}
+	triage := bot.ThreadRef{Platform: h.chats.primary(), Channel: cmp.Or(cfg.Slack.TriageChannel, cfg.Slack.IncidentChannel)}
 	if h.chats.primary() == bot.PlatformTeams {
 		triage.Channel = cfg.Teams.IncidentChannel
+	}
+	if triage.Channel == "" {
+		log.Warn().Msg("no slack.triage_channel or incident channel: replies from numbers herald did not message are only audited")
 	}
 	h.replies = &bot.Replies{Directory: h.directory, Phones: h.store, Incidents: h.store, Audit: h.store,
 		Poster: h.poster, Keywords: h.keywords, Messenger: h.messenger, Limiter: h.store, Roles: roles,
