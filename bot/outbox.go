@@ -83,6 +83,13 @@ type ThreadPoster struct {
 	MaxDigestBytes int
 	// KV remembers where kept messages were posted, so later edits find them.
 	KV KV
+	// Refused reports whether chat refused a post for good (the channel is
+	// gone, herald was removed from it); nil: never. Such items move to
+	// Fallback instead of blocking their thread's outbox forever.
+	Refused func(error) bool
+	// Fallback is where refused items go (the triage channel); zero: they
+	// stay and are retried.
+	Fallback ThreadRef
 	// OnRootPosted is called when a root message kept during an outage has
 	// been posted, so the incident can point at its real thread.
 	OnRootPosted func(ctx context.Context, pending, real ThreadRef) error
@@ -187,9 +194,18 @@ func (p *ThreadPoster) Flush(ctx context.Context, th ThreadRef) (int, error) {
 	case "root":
 		return p.flushRoot(ctx, th, first)
 	case KindEdit:
-		return p.flushEdit(ctx, th, first)
+		n, err := p.flushEdit(ctx, th, first)
+		if err != nil && p.refused(err) {
+			// The message is gone or cannot be edited: a newer version has
+			// nowhere to go, and the thread must not wait on it.
+			return 1, errors.Join(err, p.drop(ctx, th, 1))
+		}
+		return n, err
 	case "post":
 		ref, err := p.Chat.Post(ctx, th, withOutageNote(first))
+		if err != nil && p.refused(err) {
+			return p.reroute(ctx, th, items[:1], err)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("posting a kept message into thread %s: %w", th.RootID, err)
 		}
@@ -212,9 +228,33 @@ func (p *ThreadPoster) Flush(ctx context.Context, th ThreadRef) (int, error) {
 		msg = Digest(items[:n])
 	}
 	if _, err := p.Chat.Post(ctx, th, msg); err != nil {
+		if p.refused(err) {
+			return p.reroute(ctx, th, items[:n], err)
+		}
 		return 0, fmt.Errorf("posting %d waiting item(s) into thread %s: %w", n, th.RootID, err)
 	}
 	return n, p.drop(ctx, th, n)
+}
+
+func (p *ThreadPoster) refused(err error) bool { return p.Refused != nil && p.Refused(err) }
+
+// reroute moves items their thread refused for good to the fallback thread,
+// each saying where it was meant to go, so nothing is lost and the thread's
+// outbox is not blocked. Without a fallback (or if the fallback itself
+// refuses) they stay and the error is returned.
+func (p *ThreadPoster) reroute(ctx context.Context, th ThreadRef, items []OutboxItem, cause error) (int, error) {
+	if p.Fallback.Channel == "" || p.Fallback == th {
+		return 0, fmt.Errorf("posting into thread %s/%s, refused for good: %w", th.Channel, th.RootID, cause)
+	}
+	for _, it := range items {
+		it.Thread = p.Fallback
+		it.Message.Context = strings.TrimSpace(it.Message.Context + "\n" + textRerouted(th, cause))
+		if err := p.Outbox.OutboxAppend(ctx, it); err != nil {
+			return 0, fmt.Errorf("moving a refused item to %s: %w", p.Fallback.Channel, err)
+		}
+	}
+	return len(items), errors.Join(fmt.Errorf("thread %s/%s refused %d item(s) for good (moved to %s): %w",
+		th.Channel, th.RootID, len(items), p.Fallback.Channel, cause), p.drop(ctx, th, len(items)))
 }
 
 // postGrace bounds how long a started post may run on after its replica

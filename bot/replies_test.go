@@ -324,3 +324,42 @@ func TestReplyWithNowhereToGoIsAuditedNotStuck(t *testing.T) {
 		t.Fatalf("audit = %+v, want the unrouted reply with the number masked", trail)
 	}
 }
+
+// refusingChat refuses every post into one channel for good.
+type refusingChat struct {
+	*bottest.Chat
+	channel string
+}
+
+var errChannelGone = errors.New("channel_not_found")
+
+func (c refusingChat) Post(ctx context.Context, th bot.ThreadRef, m bot.Message) (bot.MessageRef, error) {
+	if th.Channel == c.channel {
+		return bot.MessageRef{}, errChannelGone
+	}
+	return c.Chat.Post(ctx, th, m)
+}
+
+func TestRepliesToAThreadChatRefusesForGoodMoveToTriage(t *testing.T) {
+	f := newRepliesFixture(t)
+	ctx := context.Background()
+	f.replies.Poster.Chat = refusingChat{Chat: f.chat, channel: "C0INCIDENTS"}
+	f.replies.Poster.Refused = func(err error) bool { return errors.Is(err, errChannelGone) }
+	f.replies.Poster.Fallback = f.replies.Settings.Triage
+	_ = f.store.RecordContacts(ctx, []bot.Contact{{Phone: omarPhone, IncidentID: "INC-1", At: f.clock.Now()}}, 72*time.Hour)
+	if err := f.replies.Handle(ctx, f.inbound(omarPhone, "is it fixed?", bot.ChannelSMS)); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(2 * time.Second)
+	if _, err := f.replies.Poster.Flush(ctx, f.inc1.Thread); !errors.Is(err, errChannelGone) {
+		t.Fatalf("flush: %v, want the refusal reported", err)
+	}
+	if left, _ := f.store.OutboxPeek(ctx, f.inc1.Thread, 10); len(left) != 0 {
+		t.Fatalf("the refused reply still blocks the incident's outbox: %+v", left)
+	}
+	f.flush(t, f.replies.Settings.Triage)
+	posts := f.chat.Thread(f.replies.Settings.Triage)
+	if len(posts) != 1 || posts[0].Message.Quote != "is it fixed?" || !strings.Contains(posts[0].Message.Context, "Could not be posted in its incident thread") {
+		t.Fatalf("triage = %+v, want the reply with why it is there", posts)
+	}
+}

@@ -75,3 +75,8 @@ func problemEmptyAnswer() string { return "the answer is empty" }
 func problemUnknownStakeholder(who string) string {
 	return fmt.Sprintf("no stakeholder called %q", who)
 }
+
+// textRerouted explains a message that its own thread refused for good.
+func textRerouted(th ThreadRef, cause error) string {
+	return "Could not be posted in its incident thread (" + th.Channel + ", " + cause.Error() + "); posted here instead."
+}

@@ -202,3 +202,19 @@ func retryableCode(err error) bool {
 	}
 	return false
 }
+
+// Refused reports whether Slack refused a post for good: the channel or
+// thread is gone, herald is not in the channel, the message cannot be edited.
+// Trying again will not help; the caller should post elsewhere (triage).
+func Refused(err error) bool {
+	var se slack.SlackErrorResponse
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Err {
+	case "channel_not_found", "not_in_channel", "is_archived", "thread_not_found",
+		"message_not_found", "cant_update_message", "restricted_action", "msg_too_long", "invalid_blocks":
+		return true
+	}
+	return false
+}

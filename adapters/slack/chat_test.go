@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -241,6 +242,24 @@ func TestTrouble(t *testing.T) {
 	for _, tt := range tests {
 		if got := Trouble(tt.err); got != tt.want {
 			t.Errorf("Trouble(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestRefusedTellsPermanentRefusalsFromTrouble(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{slack.SlackErrorResponse{Err: "channel_not_found"}, true},
+		{slack.SlackErrorResponse{Err: "not_in_channel"}, true},
+		{slack.SlackErrorResponse{Err: "ratelimited"}, false},
+		{slack.SlackErrorResponse{Err: "internal_error"}, false},
+		{slack.StatusCodeError{Code: 503}, false},
+		{context.DeadlineExceeded, false},
+	} {
+		if got := Refused(fmt.Errorf("posting: %w", tt.err)); got != tt.want {
+			t.Errorf("Refused(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
 }

@@ -176,6 +176,10 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 	if triage.Channel == "" {
 		log.Warn().Msg("no slack.triage_channel or incident channel: replies from numbers herald did not message are only audited")
 	}
+	// A thread chat refuses for good (channel archived, herald removed) must
+	// not block its outbox: its items move to triage, saying why.
+	h.poster.Fallback = triage
+	h.poster.Refused = func(err error) bool { return slackadapter.Refused(err) || teamsRefused(err) }
 	h.replies = &bot.Replies{Directory: h.directory, Phones: h.store, Incidents: h.store, Audit: h.store,
 		Poster: h.poster, Keywords: h.keywords, Messenger: h.messenger, Limiter: h.store, Roles: roles,
 		Clock: h.clock, PhoneKey: h.sealer.BlindIndex,
@@ -294,6 +298,13 @@ func teamsTrouble(err error) bool {
 		return ce.Status == 0 || ce.Status >= 500
 	}
 	return true
+}
+
+// teamsRefused: the connector says the conversation or message is gone, or
+// herald may not post there.
+func teamsRefused(err error) bool {
+	var ce *teamsadapter.ConnectorError
+	return errors.As(err, &ce) && (ce.Status == 403 || ce.Status == 404)
 }
 
 // platformChat routes each post to the chat of the thread's platform.
