@@ -111,7 +111,7 @@ func (r *Relay) attempt(ctx context.Context, d Delivery) (Delivery, time.Duratio
 			out.Body, out.ContentSID, out.ContentVariables = "", text.ContentSID, text.ContentVariables
 		}
 	}
-	if err := r.takeToken(ctx, d.Channel); err != nil {
+	if err := r.takeToken(ctx, out); err != nil {
 		return d, 0, err
 	}
 
@@ -172,16 +172,27 @@ func (r *Relay) attempt(ctx context.Context, d Delivery) (Delivery, time.Duratio
 	}
 }
 
-// takeToken waits for the channel's sender to have a token in the shared
-// bucket.
-func (r *Relay) takeToken(ctx context.Context, ch Channel) error {
+// takeToken waits until the message's sender may send it, in the bucket
+// shared by all replicas. An SMS takes one token per segment: carriers and
+// Twilio count a long code's throughput in segments, so a 3-segment update
+// costs three times the rate of a short one.
+func (r *Relay) takeToken(ctx context.Context, m Outbound) error {
+	ch := m.Channel
 	rate := r.Settings.rate(ch)
 	if r.Limiter == nil || rate < 0 {
 		return nil
 	}
-	wait, err := r.Limiter.Reserve(ctx, r.Messenger.SenderKey(ch), rate, r.Settings.burst())
-	if err != nil {
-		return fmt.Errorf("reserving a %s send: %w", ch.Label(), err)
+	tokens := 1
+	if ch == ChannelSMS {
+		tokens = max(1, CountSMS(m.Body).Segments)
+	}
+	var wait time.Duration
+	for range tokens {
+		w, err := r.Limiter.Reserve(ctx, r.Messenger.SenderKey(ch), rate, r.Settings.burst())
+		if err != nil {
+			return fmt.Errorf("reserving a %s send: %w", ch.Label(), err)
+		}
+		wait = max(wait, w)
 	}
 	return Sleep(ctx, wait)
 }

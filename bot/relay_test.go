@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -607,5 +608,47 @@ func TestSharedSenderPausesAreBounded(t *testing.T) {
 				t.Fatalf("pauses = %v, want one of at most %v", pauses, tt.wantPause)
 			}
 		})
+	}
+}
+
+// countingLimiter counts reservations per key and never makes anyone wait.
+type countingLimiter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (l *countingLimiter) Reserve(_ context.Context, key string, _ float64, _ int) (time.Duration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n == nil {
+		l.n = map[string]int{}
+	}
+	l.n[key]++
+	return 0, nil
+}
+func (l *countingLimiter) Pause(context.Context, string, time.Duration) error { return nil }
+
+func TestLongSMSTakesOneTokenPerSegment(t *testing.T) {
+	f := newRelayFixture(t, true)
+	counter := &countingLimiter{}
+	f.relay.Limiter = counter
+	f.relay.Settings.SMSPerSecond = 10
+	b := f.approved("B-7-3", []string{"it-ops"}, true) // SMS only: five people by SMS
+	b.Draft.Fields["next_update"] = strings.Repeat("after the database failover completes ", 6)
+	if err := f.store.SaveBroadcast(f.ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	f.start(b)
+	if errs := f.drain(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	sent := f.msgr.sendsTo(phOmar)
+	if len(sent) != 1 {
+		t.Fatalf("omar got %d messages", len(sent))
+	}
+	segments := bot.CountSMS(sent[0].Body).Segments
+	people := f.msgr.total()
+	if segments < 2 || counter.n["sender:sms"] != segments*people {
+		t.Errorf("%d tokens for %d people of %d segments, want one per segment", counter.n["sender:sms"], people, segments)
 	}
 }

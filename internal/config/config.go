@@ -105,7 +105,7 @@ type WhatsApp struct {
 
 // TwilioConfig tunes sending (credentials come from the environment).
 type TwilioConfig struct {
-	SMSMPS      float64 `yaml:"sms_mps"`      // messages per second per SMS sender
+	SMSMPS      float64 `yaml:"sms_mps"`      // SMS segments per second per SMS sender
 	WhatsAppMPS float64 `yaml:"whatsapp_mps"` // messages per second per WhatsApp sender
 }
 
