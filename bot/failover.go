@@ -150,8 +150,12 @@ func (f *Failover) appendSummaries(ctx context.Context, start, end time.Time) er
 		}
 		counts := map[string]int{}
 		for _, it := range items {
-			if it.DuringOutage || it.Kind == "reply" || it.Kind == "update" || it.Kind == "relay" {
-				counts[it.Kind]++
+			kind := it.Kind
+			if kind == KindFlood {
+				kind = "reply" // a stakeholder reply all the same
+			}
+			if it.DuringOutage || kind == "reply" || kind == "update" || kind == "relay" {
+				counts[kind]++
 			}
 		}
 		if len(items) == 0 {

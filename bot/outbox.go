@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,10 @@ type OutboxItem struct {
 type PlatformRootPoster interface {
 	PostRootOn(ctx context.Context, p Platform, channel string, m Message) (ThreadRef, error)
 }
+
+// KindFlood marks a reply from a number that sends too many: kept whole,
+// posted with others at most once per FloodEvery per thread.
+const KindFlood = "flood"
 
 // KindEdit marks a kept new version of an earlier message; the replay posts
 // only the latest version per message.
@@ -83,6 +88,12 @@ type ThreadPoster struct {
 	MaxDigestBytes int
 	// KV remembers where kept messages were posted, so later edits find them.
 	KV KV
+	// Dedup spaces flood digests (KindFlood items) across replicas; nil:
+	// they are posted like any reply.
+	Dedup Deduper
+	// FloodEvery is the least time between two flood digests in one thread
+	// (default 1 minute).
+	FloodEvery time.Duration
 	// Refused reports whether chat refused a post for good (the channel is
 	// gone, herald was removed from it); nil: never. Such items move to
 	// Fallback instead of blocking their thread's outbox forever.
@@ -182,6 +193,12 @@ func (p *ThreadPoster) Flush(ctx context.Context, th ThreadRef) (int, error) {
 	if first.Kind == KindEdit && supersededEdit(items) {
 		return 1, p.drop(ctx, th, 1)
 	}
+	if first.Kind == KindFlood && p.Dedup != nil {
+		due, err := p.Dedup.FirstTime(ctx, "flood-digest:"+string(th.Platform)+":"+th.Channel+":"+th.RootID, cmp.Or(p.FloodEvery, time.Minute))
+		if err != nil || !due {
+			return 0, err // the next flood digest of this thread is due later
+		}
+	}
 	if err := p.wait(ctx, th); err != nil {
 		return 0, err
 	}
@@ -217,7 +234,10 @@ func (p *ThreadPoster) Flush(ctx context.Context, th ThreadRef) (int, error) {
 		return 1, p.drop(ctx, th, 1)
 	}
 	n, size := 1, len(first.Message.PlainText())
-	for n < len(items) && n < p.maxDigest() && digestible(items[n].Kind) {
+	for n < len(items) && n < p.maxDigest() && digestible(items[n].Kind) &&
+		// a flood waits for its own, spaced digest; a flood digest takes along
+		// whatever follows, to keep the order
+		(first.Kind == KindFlood || items[n].Kind != KindFlood) {
 		if size += len(items[n].Message.PlainText()); size > p.maxDigestBytes() {
 			break
 		}

@@ -25,6 +25,12 @@ type ReplySettings struct {
 	// AutoAnswersPerHour caps herald's automatic answers (HELP texts) per
 	// number, so herald cannot loop with another auto-responder (default 3).
 	AutoAnswersPerHour int
+	// FloodBurst messages from one number are posted as they come (default
+	// 50: a person in a hurry never reaches it); beyond that, refilled at
+	// FloodPerMinute (default 1), the number's messages are kept and posted
+	// together at most once a minute.
+	FloodBurst     int
+	FloodPerMinute float64
 }
 
 // Replies brings stakeholders' answers into incident threads and carries
@@ -94,6 +100,18 @@ func (r *Replies) Handle(ctx context.Context, in Inbound) error {
 		Message: ReplyMessage(reply.Reply),
 		At:      in.ReceivedAt,
 	}
+	flooding, err := r.flooding(ctx, in.From)
+	if err != nil {
+		return err
+	}
+	if flooding {
+		// Kept whole, but posted together at most once a minute, so one
+		// number (an auto-responder, a stuck phone) cannot fill the thread.
+		item.Kind = KindFlood
+		// Before the context: its last line ("Answer with /incident reply
+		// <id> <text>") is what the Slack message shortcut reads.
+		item.Message.Context = strings.TrimSpace(textFlooding() + " " + item.Message.Context)
+	}
 	if err := r.Poster.Enqueue(ctx, item); err != nil {
 		return err
 	}
@@ -102,6 +120,31 @@ func (r *Replies) Handle(ctx context.Context, in Inbound) error {
 		Action: "reply.receive", IncidentID: reply.IncidentID,
 		Detail: fmt.Sprintf("%s reply %s", in.Channel.Label(), in.MessageSID),
 	})
+}
+
+// flooding reports whether this number has sent more than its burst of
+// messages lately (a per-number bucket in the shared limiter). A person's
+// first messages always pass.
+func (r *Replies) flooding(ctx context.Context, phone string) (bool, error) {
+	if r.Limiter == nil {
+		return false, nil
+	}
+	burst, perMinute := r.Settings.FloodBurst, r.Settings.FloodPerMinute
+	if burst <= 0 {
+		burst = 50
+	}
+	if perMinute <= 0 {
+		perMinute = 1
+	}
+	key := "flood:" + phone
+	if r.PhoneKey != nil {
+		key = "flood:" + r.PhoneKey(phone)
+	}
+	wait, err := r.Limiter.Reserve(ctx, key, perMinute/60, burst)
+	if err != nil {
+		return false, fmt.Errorf("checking the reply limit of %s: %w", MaskPhone(phone), err)
+	}
+	return wait > 0, nil
 }
 
 // autoAnswer sends herald's automatic answer unless this number already got

@@ -363,3 +363,58 @@ func TestRepliesToAThreadChatRefusesForGoodMoveToTriage(t *testing.T) {
 		t.Fatalf("triage = %+v, want the reply with why it is there", posts)
 	}
 }
+
+func TestAFloodingNumberIsPostedTogetherAtMostOnceAMinute(t *testing.T) {
+	f := newRepliesFixture(t)
+	ctx := context.Background()
+	f.replies.Poster.Dedup = f.store
+	f.replies.Settings.FloodBurst = 10
+	_ = f.store.RecordContacts(ctx, []bot.Contact{{Phone: omarPhone, IncidentID: "INC-1", At: f.clock.Now()}}, 72*time.Hour)
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := f.replies.Handle(ctx, f.inbound(omarPhone, fmt.Sprintf("Out of office %02d", i), bot.ChannelSMS)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	posted := func() string {
+		all := ""
+		for _, p := range f.chat.Thread(f.inc1.Thread) {
+			all += p.Message.PlainText() + "\n"
+		}
+		return all
+	}
+	// given: an auto-responder sends 30 messages within seconds, while the
+	// poster runs every two seconds
+	send(0, 15)
+	for range 3 {
+		f.flush(t, f.inc1.Thread)
+	}
+	send(15, 30)
+	for range 10 {
+		f.flush(t, f.inc1.Thread)
+	}
+	// then: the first ten were posted as they came, then one flood digest;
+	// the rest waits for the next minute
+	all := posted()
+	for i := range 30 {
+		if got := strings.Contains(all, fmt.Sprintf("Out of office %02d", i)); got != (i < 15) {
+			t.Errorf("message %d posted = %v in the first minute, want %v", i, got, i < 15)
+		}
+	}
+	if !strings.Contains(all, "sends very many messages") {
+		t.Errorf("the flood digest does not say why the messages come together:\n%s", all)
+	}
+	// when a minute has passed, everything is there, in order
+	f.clock.Advance(time.Minute)
+	f.flush(t, f.inc1.Thread)
+	all = posted()
+	last := -1
+	for i := range 30 {
+		at := strings.Index(all, fmt.Sprintf("Out of office %02d", i))
+		if at < last {
+			t.Fatalf("message %d missing or out of order:\n%s", i, all)
+		}
+		last = at
+	}
+}

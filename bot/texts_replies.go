@@ -80,3 +80,8 @@ func problemUnknownStakeholder(who string) string {
 func textRerouted(th ThreadRef, cause error) string {
 	return "Could not be posted in its incident thread (" + th.Channel + ", " + cause.Error() + "); posted here instead."
 }
+
+// textFlooding marks a reply from a number that sends very many.
+func textFlooding() string {
+	return "This number sends very many messages: herald posts them together, at most once a minute."
+}

@@ -179,6 +179,7 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 	// A thread chat refuses for good (channel archived, herald removed) must
 	// not block its outbox: its items move to triage, saying why.
 	h.poster.Fallback = triage
+	h.poster.Dedup = h.store // spaces flood digests across replicas
 	h.poster.Refused = func(err error) bool { return slackadapter.Refused(err) || teamsRefused(err) }
 	h.replies = &bot.Replies{Directory: h.directory, Phones: h.store, Incidents: h.store, Audit: h.store,
 		Poster: h.poster, Keywords: h.keywords, Messenger: h.messenger, Limiter: h.store, Roles: roles,
