@@ -1,6 +1,8 @@
 package bot
 
-import "time"
+import (
+	"time"
+)
 
 // BroadcastState is where one update is on its way from draft to phones.
 type BroadcastState string

@@ -1,32 +1,23 @@
-// Package bot is herald's domain core: incidents, the stakeholder directory
-// (recipients, audiences, templates), broadcasts and their per-recipient
-// deliveries, approval (four eyes), relay planning and the durable fan-out,
-// reply routing and answers, and the failover policy.
+// Package bot is the vocabulary and the ports of herald's core: incidents,
+// actors and roles, the stakeholder directory (recipients, audiences,
+// templates), drafts, broadcasts and their per-recipient deliveries, the
+// neutral chat Message, inbound messages and replies, relay planning, SMS
+// counting, the error types every feature refuses with, and the small
+// interfaces (ports) the features need from the outside world: chat,
+// messaging provider, stores, queue, rate limiter, clock.
 //
-// Where things are:
-//   - service.go: the incident workflow the chat front ends drive (declare,
-//     compose, preview, submit, approve, reject, resolve, status, list).
-//   - plan.go, relay*.go, worker.go: who gets what on which channel, the
-//     durable per-recipient jobs, provider rate limits, retries, status
-//     callbacks and the live progress message.
-//   - replies.go, reply.go, keywords.go: inbound messages: STOP/START/HELP
-//     first, then the incident a reply belongs to (or triage), and a
-//     responder's answer back to a stakeholder.
-//   - outbox.go, resilient_chat.go: durable per-thread outboxes. Replies and
-//     notices are posted from them by the ThreadPoster, paced and gathered
-//     into digests in bursts; ResilientChat posts directly while chat is up
-//     and keeps everything there while it is down, for an in-order replay.
-//   - health.go, failover.go: whether chat is up (with hysteresis), SMS-only
-//     mode, watchers' SMS digests, SMS commands from registered responders.
-//   - texts*.go: every user-facing English text of the core, in one place
-//     (the adapters render the neutral Message; their own words stay in
-//     their text.go).
-//   - ports.go, ratelimit.go, backoff.go: the ports, the in-process
-//     LocalLimiter, retry backoff and Sleep.
+// The behaviour lives in one sub-package per feature, each importing this
+// package and the standard library only:
 //
-// It owns the vocabulary every adapter speaks and declares the ports it needs
-// (chat, messaging provider, store, queue, rate limiter, clock) as small
-// interfaces beside the code that uses them. Adapters under adapters/
-// implement those ports; bot never imports an adapter, an SDK, a driver or
-// anything under internal/. Only the standard library may be imported here.
+//	workflow   declare, compose and preview, approval (four eyes), resolve, status
+//	relay      fan-out, send attempts, status callbacks, progress, sweeper, worker pool
+//	thread     durable per-thread outboxes, digests, ResilientChat, posting order
+//	replies    inbound routing, STOP/START/HELP keywords, flood limits, answers
+//	failover   chat health, SMS-only mode, watcher digests, SMS commands
+//	ratelimit  the in-process GCRA limiter
+//
+// Adapters under adapters/ implement the ports; internal/app wires them to
+// the features. This package never imports an adapter, an SDK, a driver,
+// anything under internal/, or one of its own feature packages: only the
+// standard library.
 package bot

@@ -1,6 +1,8 @@
 package bot
 
-import "strings"
+import (
+	"strings"
+)
 
 // MaskPhone hides the middle of a phone number for logs, audit details and
 // triage posts: "+4915112345678" -> "+49151*****78". The country code and

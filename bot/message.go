@@ -1,6 +1,8 @@
 package bot
 
-import "strings"
+import (
+	"strings"
+)
 
 // Message is one chat message in neutral form. The core builds Messages; each
 // chat adapter renders them (Slack: Block Kit, Teams: Adaptive Cards), with

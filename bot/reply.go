@@ -1,6 +1,8 @@
 package bot
 
-import "time"
+import (
+	"time"
+)
 
 // Media is one attachment of an inbound message (WhatsApp photo, document,
 // voice note, MMS).

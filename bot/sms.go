@@ -1,6 +1,16 @@
 package bot
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+)
+
+// SMSInfo is how carriers will count an SMS body.
+type SMSInfo struct {
+	Encoding   string // "GSM-7" or "UCS-2"
+	Characters int    // characters as the user sees them
+	Units      int    // septets (GSM-7, extension characters count 2) or UTF-16 code units (UCS-2)
+	Segments   int    // 1 up to 160/70 units, then 153/67 per segment
+}
 
 // SMS encodings as carriers name them.
 const (

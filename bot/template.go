@@ -57,6 +57,7 @@ type TemplateError struct {
 }
 
 func (e *TemplateError) Error() string { return e.Part + ": " + e.Err.Error() }
+
 func (e *TemplateError) Unwrap() error { return e.Err }
 
 // ParseTemplate parses every text of the template and checks that it only

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/ratelimit"
 )
 
 const sec = int64(time.Second / time.Microsecond)
@@ -107,7 +107,7 @@ func TestLocalLimiterMatchesGCRA(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			clock := newClock()
 			start := clock.Now()
-			l := bot.NewLocalLimiter(clock)
+			l := ratelimit.NewLocalLimiter(clock)
 			for i, o := range sc.ops {
 				clock.Add(start.Add(time.Duration(o.at) * time.Microsecond).Sub(clock.Now()))
 				if o.pause > 0 {

@@ -3,13 +3,13 @@ package slack
 import (
 	"testing"
 
-	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 // BenchmarkRender renders the largest core message (the approval request):
 // it runs for every post and every progress edit.
 func BenchmarkRender(b *testing.B) {
-	m := bot.ApprovalRequestMessage(preview, broadcast)
+	m := workflow.ApprovalRequestMessage(preview, broadcast)
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = Render(m)

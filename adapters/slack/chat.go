@@ -10,6 +10,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/ratelimit"
 )
 
 // ChatOptions tunes Chat. The zero value is usable.
@@ -69,7 +70,7 @@ func NewChat(api *slack.Client, opts ChatOptions) *Chat {
 	}
 	lim := opts.Limiter
 	if lim == nil {
-		lim = bot.NewLocalLimiter(nil)
+		lim = ratelimit.NewLocalLimiter(nil)
 	}
 	return &Chat{api: api, opts: opts, limiter: lim}
 }

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 // Subcommands of /incident.
@@ -129,7 +130,7 @@ func parseNew(rest string) (Command, error) {
 	switch {
 	case c.Title == "":
 		return Command{}, &UsageError{Command: cmdNew, Problem: textNoTitle}
-	case utf8.RuneCountInString(c.Title) > bot.MaxTitleLength:
+	case utf8.RuneCountInString(c.Title) > workflow.MaxTitleLength:
 		return Command{}, &UsageError{Command: cmdNew, Problem: textTitleTooLong()}
 	}
 	return c, nil

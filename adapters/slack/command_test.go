@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -32,7 +33,7 @@ func TestParseCommand(t *testing.T) {
 		{text: "new DB --sev 5", wantErr: "Severity must be 1 to 4", errCmd: cmdNew},
 		{text: "new DB --sev", wantErr: "Severity must be 1 to 4", errCmd: cmdNew},
 		{text: "new DB --sev 1 --sev 2", wantErr: "only once", errCmd: cmdNew},
-		{text: "new " + strings.Repeat("x", bot.MaxTitleLength+1), wantErr: "too long", errCmd: cmdNew},
+		{text: "new " + strings.Repeat("x", workflow.MaxTitleLength+1), wantErr: "too long", errCmd: cmdNew},
 		{text: "notify", want: Command{Name: cmdNotify}},
 		{text: "notify INC-42", want: Command{Name: cmdNotify, IncidentID: "INC-42"}},
 		{text: "notify inc-42", want: Command{Name: cmdNotify, IncidentID: "INC-42"}},
@@ -98,7 +99,7 @@ func FuzzParseCommand(f *testing.F) {
 		}
 		switch c.Name {
 		case cmdNew:
-			if c.Title == "" || c.Title != strings.TrimSpace(c.Title) || utf8.RuneCountInString(c.Title) > bot.MaxTitleLength {
+			if c.Title == "" || c.Title != strings.TrimSpace(c.Title) || utf8.RuneCountInString(c.Title) > workflow.MaxTitleLength {
 				t.Fatalf("%q: bad title %q", text, c.Title)
 			}
 			if c.Severity < bot.MinSeverity || c.Severity > bot.MaxSeverity {

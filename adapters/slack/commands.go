@@ -8,6 +8,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 // ephemeralMsg is a slash command answer only the person sees.
@@ -65,14 +66,14 @@ func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Ms
 		if err != nil {
 			return ephemeralMsg(coreMessage(f.refusal(ctx, fmt.Errorf("reporting on %s: %w", inc, err))))
 		}
-		return ephemeralMsg(coreMessage(bot.StatusMessage(rep, f.cfg.Clock.Now())))
+		return ephemeralMsg(coreMessage(workflow.StatusMessage(rep, f.cfg.Clock.Now())))
 
 	case cmdList:
 		incs, err := f.cfg.Workflow.List(ctx, !cmd.All)
 		if err != nil {
 			return ephemeralMsg(coreMessage(f.refusal(ctx, fmt.Errorf("listing incidents: %w", err))))
 		}
-		return ephemeralMsg(coreMessage(bot.ListMessage(incs, !cmd.All, f.cfg.Clock.Now())))
+		return ephemeralMsg(coreMessage(workflow.ListMessage(incs, !cmd.All, f.cfg.Clock.Now())))
 
 	case cmdResolve:
 		inc, r := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldops/herald/bot"
 	"github.com/heraldops/herald/bot/bottest"
+	"github.com/heraldops/herald/bot/workflow"
 	"github.com/heraldops/herald/internal/fakes/slackapi"
 )
 
@@ -52,7 +53,7 @@ func TestEndToEndWithTheRealService(t *testing.T) {
 	fake := slackapi.New()
 	t.Cleanup(fake.Close)
 	dir := testDirectory(t)
-	svc := &bot.Service{
+	svc := &workflow.Service{
 		Directory:  dir,
 		Planner:    &bot.Planner{Directory: dir, Phones: store, Clock: clock},
 		Incidents:  store,
@@ -62,7 +63,7 @@ func TestEndToEndWithTheRealService(t *testing.T) {
 		Relay:      relay,
 		Clock:      clock,
 		Roles:      bot.Roles{Responders: []string{"U00FAKEUSER2"}, Approvers: []string{"U00FAKEUSER2", "U0LEAD"}},
-		Settings:   bot.Settings{IncidentChannel: "C0INCIDENTS"},
+		Settings:   workflow.Settings{IncidentChannel: "C0INCIDENTS"},
 		Dedup:      store,
 	}
 	h := newHarness(t, func(c *Config) {

@@ -11,6 +11,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/replies"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 // Workflow is the incident workflow the front end drives; *bot.Service is it.
@@ -19,22 +21,22 @@ type Workflow interface {
 	Incident(ctx context.Context, id string) (bot.Incident, error)
 	List(ctx context.Context, openOnly bool) ([]bot.Incident, error)
 	NewestOpen(ctx context.Context, channel string) (bot.Incident, error)
-	Status(ctx context.Context, id string) (bot.StatusReport, error)
+	Status(ctx context.Context, id string) (workflow.StatusReport, error)
 	Resolve(ctx context.Context, by bot.Actor, id string) (bot.Incident, error)
-	Preview(ctx context.Context, by bot.Actor, d bot.Draft) (bot.Preview, error)
+	Preview(ctx context.Context, by bot.Actor, d bot.Draft) (workflow.Preview, error)
 	Submit(ctx context.Context, by bot.Actor, d bot.Draft) (bot.Broadcast, error)
 	Approve(ctx context.Context, by bot.Actor, broadcastID string) (bot.Broadcast, error)
 	Reject(ctx context.Context, by bot.Actor, broadcastID, reason string) (bot.Broadcast, error)
 }
 
-var _ Workflow = (*bot.Service)(nil)
+var _ Workflow = (*workflow.Service)(nil)
 
 // Replier answers a stakeholder from chat (/incident reply); *bot.Replies is it.
 type Replier interface {
 	Answer(ctx context.Context, by bot.Actor, inc bot.Incident, who, text string) (bot.Recipient, error)
 }
 
-var _ Replier = (*bot.Replies)(nil)
+var _ Replier = (*replies.Replies)(nil)
 
 // FailoverSwitch forces SMS-only mode on or off (/incident failover on|off).
 // It decides who may.
@@ -268,7 +270,7 @@ func (f *Frontend) refusal(ctx context.Context, err error) bot.Message {
 		!errors.Is(err, bot.ErrConflict) && !errors.Is(err, bot.ErrNotFound) {
 		f.report(ctx, err)
 	}
-	return bot.RefusalMessage(err)
+	return workflow.RefusalMessage(err)
 }
 
 // refusalLine is the refusal as one short line, for a modal's input errors.

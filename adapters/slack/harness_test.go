@@ -16,6 +16,7 @@ import (
 
 	"github.com/heraldops/herald/bot"
 	"github.com/heraldops/herald/bot/bottest"
+	"github.com/heraldops/herald/bot/workflow"
 	"github.com/heraldops/herald/internal/fakes/slackapi"
 )
 
@@ -34,9 +35,9 @@ type fakeWorkflow struct {
 	approveErr error
 	rejectErr  error
 	submitErr  error
-	preview    bot.Preview
+	preview    workflow.Preview
 	previewErr error
-	previewFn  func(bot.Draft) (bot.Preview, error)
+	previewFn  func(bot.Draft) (workflow.Preview, error)
 	submitted  []bot.Draft
 	rejected   []string
 	open       []bot.Incident
@@ -86,11 +87,11 @@ func (w *fakeWorkflow) NewestOpen(_ context.Context, channel string) (bot.Incide
 	return w.open[0], nil
 }
 
-func (w *fakeWorkflow) Status(_ context.Context, id string) (bot.StatusReport, error) {
+func (w *fakeWorkflow) Status(_ context.Context, id string) (workflow.StatusReport, error) {
 	w.record("status " + id)
-	return bot.StatusReport{Incident: bot.Incident{ID: id, Title: "Database outage", Severity: 2, State: bot.IncidentOpen,
+	return workflow.StatusReport{Incident: bot.Incident{ID: id, Title: "Database outage", Severity: 2, State: bot.IncidentOpen,
 		DeclaredAt: time.Date(2026, 3, 1, 14, 2, 0, 0, time.UTC)},
-		Broadcasts: []bot.BroadcastStatus{{
+		Broadcasts: []workflow.BroadcastStatus{{
 			Broadcast: bot.Broadcast{ID: "B-7-1", State: bot.BroadcastSending, Total: 2,
 				RequestedBy: bot.Actor{ID: "U0SAM", Name: "Sam"}, DecidedBy: bot.Actor{ID: "U0SAM", Name: "Sam"},
 				Draft: bot.Draft{Template: "investigating", Audiences: []string{"it-ops"}}},
@@ -103,7 +104,7 @@ func (w *fakeWorkflow) Resolve(_ context.Context, by bot.Actor, id string) (bot.
 	return bot.Incident{ID: id}, w.resolveErr
 }
 
-func (w *fakeWorkflow) Preview(_ context.Context, by bot.Actor, d bot.Draft) (bot.Preview, error) {
+func (w *fakeWorkflow) Preview(_ context.Context, by bot.Actor, d bot.Draft) (workflow.Preview, error) {
 	w.record("preview " + by.ID + " " + d.IncidentID + " " + d.Template + " " + strings.Join(d.Audiences, ","))
 	if w.previewFn != nil {
 		return w.previewFn(d)

@@ -10,6 +10,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 var errTooLong = errors.New(textTooLong)
@@ -169,7 +170,7 @@ func (f *Frontend) submitCompose(ctx context.Context, cb slack.InteractionCallba
 	}
 	d, _ := draftFromState(meta.Incident, cb.View.State)
 	by := actorOf(cb.User.ID, cb.User.Name)
-	var p bot.Preview
+	var p workflow.Preview
 	done, err := f.within(ctx, func(ctx context.Context) error {
 		var err error
 		p, err = f.cfg.Workflow.Preview(ctx, by, d)

@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 // CallbackReplyToStakeholder is the callback_id of the message shortcut
@@ -99,7 +100,7 @@ func (f *Frontend) messageAction(ctx context.Context, cb slack.InteractionCallba
 		return
 	}
 	if f.cfg.IsResponder != nil && !f.cfg.IsResponder(by) {
-		tell(coreMessage(bot.RefusalMessage(&bot.ForbiddenError{Role: bot.RoleResponder, Action: "answer a stakeholder"})))
+		tell(coreMessage(workflow.RefusalMessage(&bot.ForbiddenError{Role: bot.RoleResponder, Action: "answer a stakeholder"})))
 		return
 	}
 	var who []string

@@ -15,6 +15,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/replies"
+	"github.com/heraldops/herald/bot/thread"
+	"github.com/heraldops/herald/bot/workflow"
 	"github.com/heraldops/herald/internal/fakes/slackapi"
 )
 
@@ -71,7 +74,7 @@ func newActionWorld(t *testing.T) *actionWorld {
 		c.IsResponder = func(by bot.Actor) bool { return by.ID == actionUser }
 	})
 	w.chat = NewChat(w.slack.Client(), ChatOptions{})
-	th, err := w.chat.PostRoot(w.ctx(), actionChannel, bot.RootMessage(bot.Incident{ID: "INC-7", Title: "Database outage", Severity: 2, State: bot.IncidentOpen}))
+	th, err := w.chat.PostRoot(w.ctx(), actionChannel, workflow.RootMessage(bot.Incident{ID: "INC-7", Title: "Database outage", Severity: 2, State: bot.IncidentOpen}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +177,7 @@ func danaReply(body string) bot.Reply {
 
 func TestReplyToStakeholderAnswersTheReplyInItsThread(t *testing.T) {
 	w := newActionWorld(t)
-	post := w.post(bot.ReplyMessage(danaReply("Do customers see errors? & when is it fixed?")))
+	post := w.post(replies.ReplyMessage(danaReply("Do customers see errors? & when is it fixed?")))
 
 	w.use(actionUser, post)
 	opened := w.slack.ViewsOpened()
@@ -225,9 +228,9 @@ func TestReplyToStakeholderOnADigestAsksWhom(t *testing.T) {
 		RecipientID: "omar", Name: "Omar Haddad", Audiences: []string{"it-ops"},
 	}
 	// Two replies that arrived together are posted as one digest.
-	digest := bot.Digest([]bot.OutboxItem{
-		{ID: "reply:SM1", Kind: "reply", Message: bot.ReplyMessage(danaReply("Any news?"))},
-		{ID: "reply:SM2", Kind: "reply", Message: bot.ReplyMessage(omar)},
+	digest := thread.Digest([]bot.OutboxItem{
+		{ID: "reply:SM1", Kind: "reply", Message: replies.ReplyMessage(danaReply("Any news?"))},
+		{ID: "reply:SM2", Kind: "reply", Message: replies.ReplyMessage(omar)},
 	})
 	w.use(actionUser, w.post(digest))
 	view := w.slack.ViewsOpened()[0]
@@ -249,7 +252,7 @@ func TestReplyToStakeholderOnADigestAsksWhom(t *testing.T) {
 func TestReplyToStakeholderRefusals(t *testing.T) {
 	t.Run("someone who is not a responder", func(t *testing.T) {
 		w := newActionWorld(t)
-		w.use("U0STRANGER", w.post(bot.ReplyMessage(danaReply("Any news?"))))
+		w.use("U0STRANGER", w.post(replies.ReplyMessage(danaReply("Any news?"))))
 		if got := w.ephemeralTo("U0STRANGER"); !strings.Contains(got, "only a responder may answer a stakeholder") {
 			t.Fatalf("told %q", got)
 		}
@@ -271,14 +274,14 @@ func TestReplyToStakeholderRefusals(t *testing.T) {
 		w := newActionWorld(t)
 		rep := danaReply("Hello?")
 		rep.IncidentID = ""
-		w.use(actionUser, w.post(bot.ReplyMessage(rep), bot.ThreadRef{Platform: bot.PlatformSlack, Channel: "C0TRIAGE"}))
+		w.use(actionUser, w.post(replies.ReplyMessage(rep), bot.ThreadRef{Platform: bot.PlatformSlack, Channel: "C0TRIAGE"}))
 		if got := w.ephemeralTo(actionUser); !strings.Contains(got, "not in an incident thread") || !strings.Contains(got, "/incident reply INC-n dana &lt;text&gt;") {
 			t.Fatalf("told %q", got)
 		}
 	})
 	t.Run("the Replier refuses on submit", func(t *testing.T) {
 		w := newActionWorld(t)
-		w.use(actionUser, w.post(bot.ReplyMessage(danaReply("Any news?"))))
+		w.use(actionUser, w.post(replies.ReplyMessage(danaReply("Any news?"))))
 		w.rep.err = &bot.ValidationError{Problems: map[string]string{"who": `no stakeholder called "dana"`}}
 		resp := w.submit(w.slack.ViewsOpened()[0], "", "hello")
 		if resp.ResponseAction != slack.RAErrors || !strings.Contains(resp.Errors[blockAnswer], `no stakeholder called "dana"`) {
@@ -287,7 +290,7 @@ func TestReplyToStakeholderRefusals(t *testing.T) {
 	})
 	t.Run("another shortcut is none of herald's business", func(t *testing.T) {
 		w := newActionWorld(t)
-		w.interact(messageAction(t, "someone_elses_shortcut", actionUser, w.post(bot.ReplyMessage(danaReply("x")))))
+		w.interact(messageAction(t, "someone_elses_shortcut", actionUser, w.post(replies.ReplyMessage(danaReply("x")))))
 		_ = w.fe.Close(context.Background())
 		if len(w.slack.ViewsOpened()) != 0 || len(w.slack.Ephemerals()) != 0 {
 			t.Fatal("herald reacted to another shortcut")
@@ -296,24 +299,24 @@ func TestReplyToStakeholderRefusals(t *testing.T) {
 }
 
 func TestStakeholdersIn(t *testing.T) {
-	dana := bot.ReplyMessage(danaReply("Any news?"))
+	dana := replies.ReplyMessage(danaReply("Any news?"))
 	// A stakeholder types the hint into their reply to get someone else
 	// answered: only the post's own hint counts.
-	spoof := bot.ReplyMessage(danaReply("Answer with /incident reply omar <text>\nAnswer with /incident reply omar <text>"))
+	spoof := replies.ReplyMessage(danaReply("Answer with /incident reply omar <text>\nAnswer with /incident reply omar <text>"))
 	routed := danaReply("re INC-7")
 	routed.OtherCandidates = []string{"INC-3"}
-	stranger := bot.ReplyMessage(bot.Reply{Inbound: bot.Inbound{From: "+4930123456789", Channel: bot.ChannelSMS, Body: "who is this?"}})
+	stranger := replies.ReplyMessage(bot.Reply{Inbound: bot.Inbound{From: "+4930123456789", Channel: bot.ChannelSMS, Body: "who is this?"}})
 	cases := []struct {
 		name string
 		m    bot.Message
 		want []string
 	}{
 		{"a reply", dana, []string{"dana"}},
-		{"a reply routed among several incidents", bot.ReplyMessage(routed), []string{"dana"}},
+		{"a reply routed among several incidents", replies.ReplyMessage(routed), []string{"dana"}},
 		{"a reply quoting the hint", spoof, []string{"dana"}},
 		{"a stranger (not in the directory)", stranger, nil},
-		{"a digest of the same person twice", bot.Digest([]bot.OutboxItem{{Message: dana}, {Message: dana}}), []string{"dana"}},
-		{"a root message", bot.RootMessage(bot.Incident{ID: "INC-7", Title: "Checkout down", Severity: 2}), nil},
+		{"a digest of the same person twice", thread.Digest([]bot.OutboxItem{{Message: dana}, {Message: dana}}), []string{"dana"}},
+		{"a root message", workflow.RootMessage(bot.Incident{ID: "INC-7", Title: "Checkout down", Severity: 2}), nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 // Callback ids of herald's modals, and the block and action ids inside them.
@@ -169,7 +170,7 @@ func draftFromState(incidentID string, st *slack.ViewState) (bot.Draft, string) 
 }
 
 // confirmView is step 2: the preview exactly as phones will show it.
-func confirmView(meta composeMeta, p bot.Preview) (slack.ModalViewRequest, error) {
+func confirmView(meta composeMeta, p workflow.Preview) (slack.ModalViewRequest, error) {
 	md, err := meta.encode()
 	if err != nil {
 		return slack.ModalViewRequest{}, err

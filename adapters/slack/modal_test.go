@@ -10,11 +10,12 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 	"github.com/heraldops/herald/internal/fakes/slackapi"
 )
 
-func testPreview() bot.Preview {
-	return bot.Preview{
+func testPreview() workflow.Preview {
+	return workflow.Preview{
 		Incident:         bot.Incident{ID: "INC-7", Title: "Database outage"},
 		SMSBody:          "[SEV2] Database outage: we are investigating. Next update 15:30 UTC <soon>.",
 		SMS:              bot.SMSInfo{Encoding: "GSM-7", Characters: 76, Units: 76, Segments: 1},
@@ -172,11 +173,11 @@ func TestComposeFlow(t *testing.T) {
 
 func TestComposeProblemsGoOnTheInputs(t *testing.T) {
 	h := newHarness(t)
-	h.wf.previewFn = func(d bot.Draft) (bot.Preview, error) {
+	h.wf.previewFn = func(d bot.Draft) (workflow.Preview, error) {
 		if d.Template == "resolved" {
-			return bot.Preview{}, &bot.ValidationError{Problems: map[string]string{"audiences": "choose at least one audience"}}
+			return workflow.Preview{}, &bot.ValidationError{Problems: map[string]string{"audiences": "choose at least one audience"}}
 		}
-		return bot.Preview{Problems: map[string]string{
+		return workflow.Preview{Problems: map[string]string{
 			"field:next_update": "next_update is empty",
 			"sms":               "the SMS would be 4 segments (at most 3)", // no input for it
 		}}, nil

@@ -14,6 +14,9 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/relay"
+	"github.com/heraldops/herald/bot/replies"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the renderer")
@@ -31,7 +34,7 @@ var (
 		RequestedBy: bot.Actor{Platform: bot.PlatformSlack, ID: "U0RESP1", Name: "Sam Rivera"},
 		RequestedAt: declaredAt.Add(10 * time.Minute), ExpiresAt: declaredAt.Add(40 * time.Minute),
 	}
-	preview = bot.Preview{
+	preview = workflow.Preview{
 		Draft: broadcast.Draft, Incident: incident,
 		SMSBody:          "[SEV2] Checkout <500s> & slow DB: we are investigating. Next update 15:30 UTC.",
 		SMS:              bot.CountSMS("[SEV2] Checkout <500s> & slow DB: we are investigating. Next update 15:30 UTC."),
@@ -48,15 +51,15 @@ func goldenMessages() map[string]bot.Message {
 	sending := broadcast
 	sending.State = bot.BroadcastSending
 	return map[string]bot.Message{
-		"root":     bot.RootMessage(incident),
-		"approval": bot.ApprovalRequestMessage(preview, broadcast),
-		"progress": bot.ProgressMessage(sending, bot.Counts{bot.DeliveryDelivered: 1, bot.DeliveryRead: 1, bot.DeliveryFailed: 1}, false),
-		"reply": bot.ReplyMessage(bot.Reply{
+		"root":     workflow.RootMessage(incident),
+		"approval": workflow.ApprovalRequestMessage(preview, broadcast),
+		"progress": relay.ProgressMessage(sending, bot.Counts{bot.DeliveryDelivered: 1, bot.DeliveryRead: 1, bot.DeliveryFailed: 1}, false),
+		"reply": replies.ReplyMessage(bot.Reply{
 			Inbound: bot.Inbound{MessageSID: "SM1", From: "+4915100000001", Channel: bot.ChannelWhatsApp,
 				Body: "Is the <webshop> down? @channel & <!everyone>\n> not a quote"},
 			IncidentID: "INC-42", RecipientID: "dana", Name: "Dana Weber", Audiences: []string{"executives"},
 		}),
-		"resolved": bot.ResolvedMessage(resolved, bot.Actor{Platform: bot.PlatformSlack, ID: "U0RESP2", Name: "Lee Park"}),
+		"resolved": workflow.ResolvedMessage(resolved, bot.Actor{Platform: bot.PlatformSlack, ID: "U0RESP2", Name: "Lee Park"}),
 	}
 }
 

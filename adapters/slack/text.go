@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 // textUsage is escaped: it shows <title> and the like literally.
@@ -120,7 +121,7 @@ func textBadSeverity(val string) string {
 }
 
 func textTitleTooLong() string {
-	return fmt.Sprintf("The title is too long (at most %d characters).", bot.MaxTitleLength)
+	return fmt.Sprintf("The title is too long (at most %d characters).", workflow.MaxTitleLength)
 }
 
 // ---- modals ----
@@ -170,7 +171,7 @@ func textSMSInfo(i bot.SMSInfo) string {
 
 func textLocaleBody(locale string) string { return "SMS in " + escape(locale) }
 
-func textWhatsApp(p bot.Preview) string {
+func textWhatsApp(p workflow.Preview) string {
 	if p.WhatsAppTemplate == "" {
 		return "*WhatsApp:* the SMS text, free-form (no approved template)."
 	}
@@ -188,7 +189,7 @@ func textWhatsApp(p bot.Preview) string {
 	return s
 }
 
-func textRecipientFields(p bot.Preview) [][2]string {
+func textRecipientFields(p workflow.Preview) [][2]string {
 	return [][2]string{
 		{"SMS", fmt.Sprint(p.PerChannel[bot.ChannelSMS])},
 		{"WhatsApp", fmt.Sprint(p.PerChannel[bot.ChannelWhatsApp])},

@@ -6,15 +6,15 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/failover"
 )
 
 // ChannelPhones lists the members of a channel who have a phone number in
 // their Slack profile, as watchers herald can text when Slack is down. It
 // needs the users:read and users:read.phone scopes; numbers that normalize
 // rejects (no country code) are skipped. Call it while Slack is up.
-func ChannelPhones(ctx context.Context, api *slack.Client, channel string, normalize func(string) (string, error)) ([]bot.Watcher, error) {
-	var out []bot.Watcher
+func ChannelPhones(ctx context.Context, api *slack.Client, channel string, normalize func(string) (string, error)) ([]failover.Watcher, error) {
+	var out []failover.Watcher
 	params := &slack.GetUsersInConversationParameters{ChannelID: channel, Limit: 200}
 	for {
 		ids, cursor, err := api.GetUsersInConversationContext(ctx, params)
@@ -40,7 +40,7 @@ func ChannelPhones(ctx context.Context, api *slack.Client, channel string, norma
 			if name == "" {
 				name = u.Name
 			}
-			out = append(out, bot.Watcher{Name: name, Phone: phone})
+			out = append(out, failover.Watcher{Name: name, Phone: phone})
 		}
 		if cursor == "" {
 			return out, nil

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/failover"
 	"github.com/heraldops/herald/internal/fakes/slackapi"
 )
 
@@ -50,7 +50,7 @@ func TestChannelPhonesReadsProfilesAcrossPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []bot.Watcher{{Name: "Ops Lead", Phone: "+4915112345679"}, {Name: "sre", Phone: "+14155550102"}}
+	want := []failover.Watcher{{Name: "Ops Lead", Phone: "+4915112345679"}, {Name: "sre", Phone: "+14155550102"}}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("watchers %+v, want %+v", got, want)
 	}

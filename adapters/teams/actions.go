@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 // clickWindow is how long a second click on the same button of the same
@@ -48,7 +49,7 @@ func (h *Handler) cardAction(ctx context.Context, log zerolog.Logger, act schema
 		if !errors.As(err, &forbidden) && !errors.As(err, &invalid) && !errors.Is(err, bot.ErrNotFound) && !errors.Is(err, bot.ErrConflict) {
 			log.Error().Err(err).Msg("teams card action failed")
 		}
-		return tell(bot.RefusalMessage(err))
+		return tell(workflow.RefusalMessage(err))
 	}
 
 	switch action {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 // Card action ids of the compose flow. The core's own (notify, resolve,
@@ -210,7 +211,7 @@ func problemText(msg string) map[string]any {
 // template, recipients per channel after de-duplication and opt-outs, and
 // whether an approver must approve. Send carries the draft and a nonce: a
 // double click, or Teams delivering the click twice, sends once.
-func PreviewCard(p bot.Preview, nonce string) map[string]any {
+func PreviewCard(p workflow.Preview, nonce string) map[string]any {
 	body := []any{
 		richText(textPreviewTitle(p), textRunStyle{size: "Medium", weight: "Bolder"}),
 		richText(textPreviewIntro(p), textRunStyle{}),

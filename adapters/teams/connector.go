@@ -17,6 +17,7 @@ import (
 	"github.com/infracloudio/msbotbuilder-go/schema"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/ratelimit"
 )
 
 // TokenScope is what herald asks for to call the Bot Connector.
@@ -186,7 +187,7 @@ func (c *Connector) limiter() bot.RateLimiter {
 	if c.Limiter != nil {
 		return c.Limiter
 	}
-	c.limOnce.Do(func() { c.localLim = bot.NewLocalLimiter(nil) })
+	c.limOnce.Do(func() { c.localLim = ratelimit.NewLocalLimiter(nil) })
 	return c.localLim
 }
 

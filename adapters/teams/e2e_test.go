@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 	"github.com/heraldops/herald/internal/fakes/botframework"
 )
 
@@ -405,7 +406,7 @@ func TestPanicsAreContained(t *testing.T) {
 	}
 }
 
-type panickingWorkflow struct{ *bot.Service }
+type panickingWorkflow struct{ *workflow.Service }
 
 func (panickingWorkflow) Declare(context.Context, bot.Actor, string, int, string) (bot.Incident, error) {
 	panic("boom")

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 // Workflow is the incident workflow the front end drives; *bot.Service is it.
@@ -23,15 +24,15 @@ type Workflow interface {
 	Incident(ctx context.Context, id string) (bot.Incident, error)
 	List(ctx context.Context, openOnly bool) ([]bot.Incident, error)
 	NewestOpen(ctx context.Context, channel string) (bot.Incident, error)
-	Status(ctx context.Context, id string) (bot.StatusReport, error)
+	Status(ctx context.Context, id string) (workflow.StatusReport, error)
 	Resolve(ctx context.Context, by bot.Actor, id string) (bot.Incident, error)
-	Preview(ctx context.Context, by bot.Actor, d bot.Draft) (bot.Preview, error)
+	Preview(ctx context.Context, by bot.Actor, d bot.Draft) (workflow.Preview, error)
 	Submit(ctx context.Context, by bot.Actor, d bot.Draft) (bot.Broadcast, error)
 	Approve(ctx context.Context, by bot.Actor, broadcastID string) (bot.Broadcast, error)
 	Reject(ctx context.Context, by bot.Actor, broadcastID, reason string) (bot.Broadcast, error)
 }
 
-var _ Workflow = (*bot.Service)(nil)
+var _ Workflow = (*workflow.Service)(nil)
 
 // Replier answers a stakeholder from chat (incident reply); *bot.Replies is it.
 type Replier interface {
@@ -277,7 +278,7 @@ func (h *Handler) message(ctx context.Context, log zerolog.Logger, act schema.Ac
 	by := actor(act)
 	switch cmd.Name {
 	case "help":
-		h.say(ctx, log, act, bot.HelpMessage())
+		h.say(ctx, log, act, workflow.HelpMessage())
 	case "new":
 		inc, err := h.Workflow.Declare(ctx, by, cmd.Title, cmd.Severity, baseConversation(act.Conversation.ID))
 		if err != nil {
@@ -303,14 +304,14 @@ func (h *Handler) message(ctx context.Context, log zerolog.Logger, act schema.Ac
 			h.fail(ctx, log, act, fmt.Errorf("reporting on %s: %w", inc.ID, err))
 			return
 		}
-		h.say(ctx, log, act, bot.StatusMessage(rep, h.now()))
+		h.say(ctx, log, act, workflow.StatusMessage(rep, h.now()))
 	case "list":
 		incs, err := h.Workflow.List(ctx, !cmd.All)
 		if err != nil {
 			h.fail(ctx, log, act, fmt.Errorf("listing incidents: %w", err))
 			return
 		}
-		h.say(ctx, log, act, bot.ListMessage(incs, !cmd.All, h.now()))
+		h.say(ctx, log, act, workflow.ListMessage(incs, !cmd.All, h.now()))
 	case "resolve":
 		inc, ok := h.incidentFor(ctx, log, act, cmd.IncidentID)
 		if !ok {
@@ -394,7 +395,7 @@ func (h *Handler) fail(ctx context.Context, log zerolog.Logger, act schema.Activ
 	if !errors.As(err, &forbidden) && !errors.As(err, &invalid) && !errors.Is(err, bot.ErrNotFound) && !errors.Is(err, bot.ErrConflict) {
 		log.Error().Err(err).Msg("teams command failed")
 	}
-	h.say(ctx, log, act, bot.RefusalMessage(err))
+	h.say(ctx, log, act, workflow.RefusalMessage(err))
 }
 
 // postCompose posts the compose card into the incident's thread.

@@ -17,6 +17,7 @@ import (
 	"github.com/heraldops/herald/adapters/teams"
 	"github.com/heraldops/herald/bot"
 	"github.com/heraldops/herald/bot/bottest"
+	"github.com/heraldops/herald/bot/workflow"
 	"github.com/heraldops/herald/internal/fakes/botframework"
 )
 
@@ -58,7 +59,7 @@ type harness struct {
 	fake    *botframework.Server
 	store   *bottest.Store
 	relay   *recordingRelay
-	svc     *bot.Service
+	svc     *workflow.Service
 	dir     *bot.Directory
 	handler *teams.Handler
 	url     string // herald's /teams/messages
@@ -104,7 +105,7 @@ func newHarness(t *testing.T) *harness {
 	store := bottest.NewStore(nil)
 	h := &harness{t: t, fake: fake, store: store, relay: &recordingRelay{}, dir: testDirectory(t)}
 	chat := h.newChat()
-	h.svc = &bot.Service{
+	h.svc = &workflow.Service{
 		Directory:  h.dir,
 		Planner:    &bot.Planner{Directory: h.dir, Phones: store, Clock: bot.SystemClock{}},
 		Incidents:  store,
@@ -118,7 +119,7 @@ func newHarness(t *testing.T) *harness {
 			Responders: []string{fixtureUserAAD, secondAAD},
 			Approvers:  []string{fixtureUserAAD, secondAAD},
 		},
-		Settings: bot.Settings{IncidentChannel: incidentChannel},
+		Settings: workflow.Settings{IncidentChannel: incidentChannel},
 	}
 	h.handler = &teams.Handler{
 		Workflow:  h.svc,

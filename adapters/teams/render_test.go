@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldops/herald/adapters/teams"
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current renderer")
@@ -50,7 +51,7 @@ var (
 		DeclaredBy: bot.Actor{Platform: bot.PlatformTeams, ID: fixtureUserAAD, Name: "Test User"},
 		DeclaredAt: time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC),
 	}
-	goldenPreview = bot.Preview{
+	goldenPreview = workflow.Preview{
 		Draft:            bot.Draft{IncidentID: "INC-42", Audiences: []string{"executives", "it-ops"}, Template: "investigating", Fields: map[string]string{"next_update": "15:30"}},
 		Incident:         goldenIncident,
 		SMSBody:          "[SEV2] Checkout fails for EU customers: we are investigating. Next update 15:30. Reply to reach the incident team.",

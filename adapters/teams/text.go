@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 const (
@@ -64,11 +65,11 @@ func textFieldPlaceholder(name string) string {
 	return "{{.Fields." + name + "}} in the template"
 }
 
-func textPreviewTitle(p bot.Preview) string {
+func textPreviewTitle(p workflow.Preview) string {
 	return fmt.Sprintf("Preview · %s · %s", p.Draft.IncidentID, p.Incident.Title)
 }
 
-func textPreviewIntro(p bot.Preview) string {
+func textPreviewIntro(p workflow.Preview) string {
 	if len(p.Problems) > 0 {
 		return "This update cannot be sent yet: fix the problems below with *Edit*."
 	}
@@ -88,7 +89,7 @@ func textSMSInfo(i bot.SMSInfo) string {
 	return fmt.Sprintf("%d %s, %s, %d characters", i.Segments, seg, i.Encoding, i.Characters)
 }
 
-func textRecipients(p bot.Preview) string {
+func textRecipients(p workflow.Preview) string {
 	var parts []string
 	for _, ch := range []bot.Channel{bot.ChannelWhatsApp, bot.ChannelSMS} {
 		n := p.PerChannel[ch]
@@ -107,7 +108,7 @@ func textRecipients(p bot.Preview) string {
 	return textPeople(p.Total) + ": " + strings.Join(parts, ", ")
 }
 
-func textWhatsApp(p bot.Preview) string {
+func textWhatsApp(p workflow.Preview) string {
 	s := p.WhatsAppTemplate
 	keys := sortedLocales(p.WhatsAppVars)
 	if len(keys) > 0 {

@@ -15,6 +15,8 @@ import (
 
 	redisadapter "github.com/heraldops/herald/adapters/redis"
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/failover"
+	"github.com/heraldops/herald/bot/relay"
 	"github.com/heraldops/herald/internal/config"
 	"github.com/heraldops/herald/internal/crypto"
 )
@@ -138,13 +140,13 @@ func Send(ctx context.Context, o SendOptions) int {
 	defer stop()
 	done := make(chan error, 1)
 	go func() {
-		done <- h.relay.Run(workCtx, bot.WorkerConfig{Consumer: h.consumer + "-send", Concurrency: 32})
+		done <- h.relay.Run(workCtx, relay.WorkerConfig{Consumer: h.consumer + "-send", Concurrency: 32})
 	}()
 	if err := h.relay.Start(ctx, b); err != nil {
 		return fail("%v\n%s", err, h.abandonSend(ctx, b.ID))
 	}
 	counts, err := h.relay.Wait(ctx, b.ID, time.Second, func(c bot.Counts) {
-		fmt.Fprintf(out, "  %d of %d still to send, %d failed\n", bot.Unsettled(c), len(plan.Recipients), bot.FailedCount(c))
+		fmt.Fprintf(out, "  %d of %d still to send, %d failed\n", relay.Unsettled(c), len(plan.Recipients), relay.FailedCount(c))
 	})
 	stop()
 	<-done
@@ -154,8 +156,8 @@ func Send(ctx context.Context, o SendOptions) int {
 	if final, err := h.store.Broadcast(ctx, b.ID); err == nil {
 		b = final
 	}
-	fmt.Fprintln(out, bot.Summary(b, counts))
-	if bot.FailedCount(counts) > 0 {
+	fmt.Fprintln(out, relay.Summary(b, counts))
+	if relay.FailedCount(counts) > 0 {
 		return 1
 	}
 	return 0
@@ -182,7 +184,7 @@ func (h *herald) chatAnswers(ctx context.Context) bool {
 		return true // no chat: nothing will be posted
 	}
 	if err := h.probe(ctx, h.timings.timeout); err != nil {
-		down := bot.ModeSMSOnly
+		down := failover.ModeSMSOnly
 		h.health.Force(&down)
 		return false
 	}
@@ -238,14 +240,14 @@ func Failover(ctx context.Context, o FailoverOptions) error {
 		return err
 	}
 	clock := bot.SystemClock{}
-	f := &bot.Failover{Health: &bot.ChatHealth{Clock: clock}, KV: store, Audit: store, Clock: clock}
+	f := &failover.Failover{Health: &failover.ChatHealth{Clock: clock}, KV: store, Audit: store, Clock: clock}
 	out := o.Out
 	if out == nil {
 		out = io.Discard
 	}
 	switch o.Mode {
 	case FailoverOn:
-		if err := f.SetForced(ctx, terminalActor(), bot.ModeSMSOnly); err != nil {
+		if err := f.SetForced(ctx, terminalActor(), failover.ModeSMSOnly); err != nil {
 			return err
 		}
 		fmt.Fprintln(out, "failover on: every herald replica runs SMS-only within 5 seconds (until `herald failover off`)")

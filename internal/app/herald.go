@@ -21,6 +21,11 @@ import (
 	teamsadapter "github.com/heraldops/herald/adapters/teams"
 	twilioadapter "github.com/heraldops/herald/adapters/twilio"
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/failover"
+	"github.com/heraldops/herald/bot/relay"
+	"github.com/heraldops/herald/bot/replies"
+	"github.com/heraldops/herald/bot/thread"
+	"github.com/heraldops/herald/bot/workflow"
 	"github.com/heraldops/herald/internal/config"
 	"github.com/heraldops/herald/internal/crypto"
 	"github.com/heraldops/herald/internal/metrics"
@@ -51,15 +56,15 @@ type herald struct {
 	directory *bot.Directory
 	messenger *twilioadapter.Messenger
 
-	health   *bot.ChatHealth
+	health   *failover.ChatHealth
 	chats    *platformChat // routes by thread platform; what the poster and relay post through
-	poster   *bot.ThreadPoster
+	poster   *thread.ThreadPoster
 	planner  *bot.Planner
-	relay    *bot.Relay
-	services map[bot.Platform]*bot.Service
-	keywords *bot.OptOutKeywords
-	replies  *bot.Replies
-	failover *bot.Failover
+	relay    *relay.Relay
+	services map[bot.Platform]*workflow.Service
+	keywords *replies.OptOutKeywords
+	replies  *replies.Replies
+	failover *failover.Failover
 
 	slackAPI *slack.Client
 	slackFE  *slackadapter.Frontend
@@ -100,7 +105,7 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 	host, _ := os.Hostname()
 	h.consumer = host + "-" + strconv.Itoa(os.Getpid())
 
-	h.health = &bot.ChatHealth{Clock: h.clock, Settings: bot.HealthSettings{
+	h.health = &failover.ChatHealth{Clock: h.clock, Settings: failover.HealthSettings{
 		DownAfter: cfg.Failover.DownAfter, UpAfterSuccesses: cfg.Failover.UpAfterSuccesses}}
 	h.timings = timingsFor(cfg.Failover.DownAfter)
 	h.lastChatResult.Store(time.Now().UnixNano())
@@ -138,36 +143,36 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 		h.chats.add(bot.PlatformTeams, teamsChat)
 	}
 
-	h.poster = &bot.ThreadPoster{Outbox: h.store, Chat: h.chats, Limiter: h.store, Locker: h.store, KV: h.store,
+	h.poster = &thread.ThreadPoster{Outbox: h.store, Chat: h.chats, Limiter: h.store, Locker: h.store, KV: h.store,
 		ChatUp: h.health.Up, OnRootPosted: h.rootPosted}
 	h.planner = &bot.Planner{Directory: h.directory, Phones: h.store, Clock: h.clock, NoWhatsApp: env.TwilioWhatsAppFrom == ""}
 	if w := env.WhatsAppWarning(cfg); w != "" {
 		log.Warn().Msg(w)
 	}
 	roles := cfg.Roles()
-	h.relay = &bot.Relay{
+	h.relay = &relay.Relay{
 		Planner: h.planner, Incidents: h.store, Broadcasts: h.store, Phones: h.store, Queue: h.store,
 		Limiter: h.store, Messenger: h.messenger, Chat: h.resilient(h.chats.primary()), Audit: h.store, Dedup: h.store,
 		Clock: h.clock,
-		Settings: bot.RelaySettings{SMSPerSecond: cfg.Twilio.SMSMPS, WhatsAppPerSecond: cfg.Twilio.WhatsAppMPS,
+		Settings: relay.Settings{SMSPerSecond: cfg.Twilio.SMSMPS, WhatsAppPerSecond: cfg.Twilio.WhatsAppMPS,
 			ContactTTL: cfg.Replies.Window},
 		OnError: func(_ context.Context, err error) { log.Warn().Err(err).Msg("relay") },
 		OnOutcome: func(ch bot.Channel, state bot.DeliveryState, code int) {
 			h.metrics.MessageSent(string(ch), string(state))
 		},
 	}
-	h.services = map[bot.Platform]*bot.Service{}
+	h.services = map[bot.Platform]*workflow.Service{}
 	for _, p := range h.chats.platforms() {
 		settings := cfg.Settings()
 		if p == bot.PlatformTeams {
 			settings.IncidentChannel = cfg.Teams.IncidentChannel
 		}
-		h.services[p] = &bot.Service{Directory: h.directory, Planner: h.planner, Incidents: h.store, Broadcasts: h.store,
+		h.services[p] = &workflow.Service{Directory: h.directory, Planner: h.planner, Incidents: h.store, Broadcasts: h.store,
 			Audit: h.store, Chat: h.resilient(p), Relay: h.relay, Clock: h.clock, Roles: roles, Settings: settings,
 			Dedup:       h.store,
 			ReportError: func(_ context.Context, err error) { log.Warn().Err(err).Msg("incident workflow") }}
 	}
-	h.keywords = &bot.OptOutKeywords{Phones: h.store, Audit: h.store, Clock: h.clock, HelpText: cfg.SMS.HelpText,
+	h.keywords = &replies.OptOutKeywords{Phones: h.store, Audit: h.store, Clock: h.clock, HelpText: cfg.SMS.HelpText,
 		ProviderAnswersSMS: env.TwilioMessagingServiceSID != ""}
 	triage := bot.ThreadRef{Platform: h.chats.primary(), Channel: cmp.Or(cfg.Slack.TriageChannel, cfg.Slack.IncidentChannel)}
 	if h.chats.primary() == bot.PlatformTeams {
@@ -181,16 +186,16 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 	h.poster.Fallback = triage
 	h.poster.Dedup = h.store // spaces flood digests across replicas
 	h.poster.Refused = func(err error) bool { return slackadapter.Refused(err) || teamsRefused(err) }
-	h.replies = &bot.Replies{Directory: h.directory, Phones: h.store, Incidents: h.store, Audit: h.store,
+	h.replies = &replies.Replies{Directory: h.directory, Phones: h.store, Incidents: h.store, Audit: h.store,
 		Poster: h.poster, Keywords: h.keywords, Messenger: h.messenger, Limiter: h.store, Roles: roles,
 		Clock: h.clock, PhoneKey: h.sealer.BlindIndex,
-		Settings: bot.ReplySettings{Window: cfg.Replies.Window, Triage: triage}}
-	h.failover = &bot.Failover{Health: h.health, Service: h.service(), Roles: roles, Messenger: h.messenger,
+		Settings: replies.Settings{Window: cfg.Replies.Window, Triage: triage}}
+	h.failover = &failover.Failover{Health: h.health, Service: h.service(), Roles: roles, Messenger: h.messenger,
 		Outbox: h.store, Poster: h.poster, KV: h.store, Dedup: h.store, Audit: h.store, Clock: h.clock,
 		Watchers: h.watchers, PhoneKey: h.sealer.BlindIndex,
-		Settings: bot.FailoverSettings{DigestInterval: cfg.Failover.WatcherDigestInterval, ApprovalCodeTTL: cfg.Approval.Timeout}}
-	h.health.OnChange = func(mode bot.ChatMode, at time.Time) {
-		h.metrics.SetChatUp(mode == bot.ModeChat)
+		Settings: failover.Settings{DigestInterval: cfg.Failover.WatcherDigestInterval, ApprovalCodeTTL: cfg.Approval.Timeout}}
+	h.health.OnChange = func(mode failover.ChatMode, at time.Time) {
+		h.metrics.SetChatUp(mode == failover.ModeChat)
 		log.Warn().Str("mode", string(mode)).Time("at", at).Msg("chat mode changed")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -221,12 +226,12 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 }
 
 // service is the workflow SMS commands drive: the primary platform's.
-func (h *herald) service() *bot.Service { return h.services[h.chats.primary()] }
+func (h *herald) service() *workflow.Service { return h.services[h.chats.primary()] }
 
 // resilient is the chat the core posts through for platform p: straight to
 // chat while it is up, into the durable outbox while it is down.
 func (h *herald) resilient(p bot.Platform) bot.Chat {
-	return &bot.ResilientChat{Chat: h.chats, Platform: p, Health: h.health, Outbox: h.store, KV: h.store, Clock: h.clock}
+	return &thread.ResilientChat{Chat: h.chats, Platform: p, Health: h.health, Outbox: h.store, KV: h.store, Clock: h.clock}
 }
 
 // rootPosted points an incident declared during an outage at its real thread.
@@ -251,11 +256,11 @@ func (h *herald) rootPosted(ctx context.Context, pending, real bot.ThreadRef) er
 const kvSlackWatchers = "watchers:slack"
 
 // watchers are the configured watchers plus the cached channel members.
-func (h *herald) watchers(ctx context.Context) ([]bot.Watcher, error) {
-	out := make([]bot.Watcher, 0, len(h.cfg.Watchers))
+func (h *herald) watchers(ctx context.Context) ([]failover.Watcher, error) {
+	out := make([]failover.Watcher, 0, len(h.cfg.Watchers))
 	seen := map[string]bool{}
 	for _, w := range h.cfg.Watchers {
-		out = append(out, bot.Watcher{Name: w.Name, Phone: w.Phone})
+		out = append(out, failover.Watcher{Name: w.Name, Phone: w.Phone})
 		seen[w.Phone] = true
 	}
 	raw, err := h.store.Get(ctx, kvSlackWatchers)
@@ -264,7 +269,7 @@ func (h *herald) watchers(ctx context.Context) ([]bot.Watcher, error) {
 	} else if err != nil {
 		return out, err
 	}
-	var cached []bot.Watcher
+	var cached []failover.Watcher
 	if err := json.Unmarshal([]byte(raw), &cached); err != nil {
 		return out, fmt.Errorf("reading cached watcher phones: %w", err)
 	}
@@ -284,9 +289,9 @@ func (s failoverSwitch) SetFailover(ctx context.Context, by bot.Actor, on bool) 
 	if !slices.Contains(s.h.cfg.RoleConfig.Responders, by.ID) {
 		return &bot.ForbiddenError{Role: bot.RoleResponder, Action: "switch failover"}
 	}
-	mode := bot.ChatMode("")
+	mode := failover.ChatMode("")
 	if on {
-		mode = bot.ModeSMSOnly
+		mode = failover.ModeSMSOnly
 	}
 	return s.h.failover.SetForced(ctx, by, mode)
 }
@@ -315,8 +320,8 @@ type platformChat struct {
 }
 
 var (
-	_ bot.Chat               = (*platformChat)(nil)
-	_ bot.PlatformRootPoster = (*platformChat)(nil)
+	_ bot.Chat                  = (*platformChat)(nil)
+	_ thread.PlatformRootPoster = (*platformChat)(nil)
 )
 
 func (c *platformChat) add(p bot.Platform, ch bot.Chat) {

@@ -14,6 +14,7 @@ import (
 	slackadapter "github.com/heraldops/herald/adapters/slack"
 	twilioadapter "github.com/heraldops/herald/adapters/twilio"
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/relay"
 	"github.com/heraldops/herald/internal/config"
 	"github.com/heraldops/herald/internal/httpserver"
 )
@@ -161,18 +162,18 @@ func (h *herald) run(ctx context.Context, srv *httpserver.Server) error {
 	}
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error {
-		return h.relay.Run(ctx, bot.WorkerConfig{Consumer: h.consumer, Concurrency: 32, OnError: onErr("relay")})
+		return h.relay.Run(ctx, relay.WorkerConfig{Consumer: h.consumer, Concurrency: 32, OnError: onErr("relay")})
 	})
 	g.Go(func() error {
 		// One at a time: replies reach their thread's outbox in the order
 		// Twilio delivered them (a burst of one person's messages would
 		// otherwise be shuffled by parallel workers); a few Redis round trips
 		// each, so one worker keeps up with hundreds per second.
-		return bot.RunWorkers(ctx, bot.WorkerConfig{Queue: h.store, Topic: topicInbound, Consumer: h.consumer,
+		return relay.RunWorkers(ctx, relay.WorkerConfig{Queue: h.store, Topic: topicInbound, Consumer: h.consumer,
 			Concurrency: 1, OnError: onErr(topicInbound)}, h.handleInbound)
 	})
 	g.Go(func() error {
-		return bot.RunWorkers(ctx, bot.WorkerConfig{Queue: h.store, Topic: topicStatus, Consumer: h.consumer,
+		return relay.RunWorkers(ctx, relay.WorkerConfig{Queue: h.store, Topic: topicStatus, Consumer: h.consumer,
 			Concurrency: 8, OnError: onErr(topicStatus)}, h.handleStatus)
 	})
 	g.Go(func() error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 	"gopkg.in/yaml.v3"
 )
 
@@ -376,8 +377,8 @@ func (c *Config) Roles() bot.Roles {
 
 // Settings returns the incident service's settings (IncidentChannel is the
 // Slack one; a Teams front end reads Teams.IncidentChannel).
-func (c *Config) Settings() bot.Settings {
-	return bot.Settings{
+func (c *Config) Settings() workflow.Settings {
+	return workflow.Settings{
 		IncidentChannel: c.Slack.IncidentChannel,
 		ApprovalTimeout: c.Approval.Timeout,
 		MaxSMSSegments:  c.SMS.MaxSegments,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/workflow"
 )
 
 func TestLoadExample(t *testing.T) {
@@ -91,7 +92,7 @@ func TestLoadExample(t *testing.T) {
 	if len(c.Watchers) != 1 || c.Watchers[0] != (Watcher{Name: "Ops Lead", Phone: "+4915112345679"}) {
 		t.Errorf("watchers %+v", c.Watchers)
 	}
-	if s := c.Settings(); s != (bot.Settings{IncidentChannel: "C0INCIDENTS", ApprovalTimeout: 30 * time.Minute, MaxSMSSegments: 10}) {
+	if s := c.Settings(); s != (workflow.Settings{IncidentChannel: "C0INCIDENTS", ApprovalTimeout: 30 * time.Minute, MaxSMSSegments: 10}) {
 		t.Errorf("settings %+v", s)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/relay"
 )
 
 // BenchmarkFanout drives the relay through the real path: the broadcast
@@ -19,14 +20,14 @@ func BenchmarkFanout(b *testing.B) {
 	// before the clock starts (queue_50k measures queueing).
 	b.Run("send", func(b *testing.B) {
 		w := newWorld(b, smsRecipients(b.N))
-		e := w.engine("bench", bot.RelaySettings{SMSPerSecond: -1}, 160)
+		e := w.engine("bench", relay.Settings{SMSPerSecond: -1}, 160)
 		bc := w.broadcast(e, "B-1-1", false)
 		if err := e.relay.Start(w.ctx, bc); err != nil {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
 		start := time.Now()
-		e.run(w.ctx, bot.WorkerConfig{Concurrency: 64, Block: 50 * time.Millisecond})
+		e.run(w.ctx, relay.WorkerConfig{Concurrency: 64, Block: 50 * time.Millisecond})
 		defer e.shutdown()
 		c := w.waitSettled(e, bc.ID, 5*time.Minute)
 		elapsed := time.Since(start)
@@ -43,7 +44,7 @@ func BenchmarkFanout(b *testing.B) {
 	b.Run("queue_50k", func(b *testing.B) {
 		const n = 50_000
 		w := newWorld(b, smsRecipients(n))
-		e := w.engine("bench", bot.RelaySettings{SMSPerSecond: -1}, 16)
+		e := w.engine("bench", relay.Settings{SMSPerSecond: -1}, 16)
 		var total time.Duration
 		b.ResetTimer()
 		for i := range b.N {
@@ -71,14 +72,14 @@ func BenchmarkFanout(b *testing.B) {
 		var ratio float64
 		for range b.N {
 			w := newWorld(b, smsRecipients(n))
-			settings := bot.RelaySettings{SMSPerSecond: rate}
+			settings := relay.Settings{SMSPerSecond: rate}
 			e1, e2 := w.engine("r1", settings, 40), w.engine("r2", settings, 40)
 			bc := w.broadcast(e1, "B-1-1", false)
 			if err := e1.relay.Start(w.ctx, bc); err != nil {
 				b.Fatal(err)
 			}
-			e1.run(w.ctx, bot.WorkerConfig{Concurrency: 16, Block: 50 * time.Millisecond})
-			e2.run(w.ctx, bot.WorkerConfig{Concurrency: 16, Block: 50 * time.Millisecond})
+			e1.run(w.ctx, relay.WorkerConfig{Concurrency: 16, Block: 50 * time.Millisecond})
+			e2.run(w.ctx, relay.WorkerConfig{Concurrency: 16, Block: 50 * time.Millisecond})
 			w.waitSettled(e1, bc.ID, 2*time.Minute)
 			_ = e1.shutdown()
 			_ = e2.shutdown()

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldops/herald/adapters/twilio"
 	"github.com/heraldops/herald/bot"
 	"github.com/heraldops/herald/bot/bottest"
+	"github.com/heraldops/herald/bot/relay"
 	"github.com/heraldops/herald/internal/crypto"
 	"github.com/heraldops/herald/internal/fakes/twilioapi"
 	"github.com/heraldops/herald/internal/redistest"
@@ -50,7 +51,7 @@ type world struct {
 	// receiver serves POST /twilio/status for statusRelay; the fake's
 	// callbacks to HERALD_PUBLIC_URL land there.
 	receiver    *httptest.Server
-	statusRelay atomic.Pointer[bot.Relay]
+	statusRelay atomic.Pointer[relay.Relay]
 }
 
 var prefixSeq atomic.Int64
@@ -106,19 +107,19 @@ type engine struct {
 	name   string
 	client *goredis.Client
 	store  *redis.Store
-	relay  *bot.Relay
+	relay  *relay.Relay
 	stop   context.CancelFunc
 	done   chan error
 	errs   atomic.Int64
 }
 
-func (w *world) engine(name string, settings bot.RelaySettings, pool int) *engine {
+func (w *world) engine(name string, settings relay.Settings, pool int) *engine {
 	w.t.Helper()
 	c := goredis.NewClient(&goredis.Options{Addr: w.redis.Addr(), PoolSize: pool})
 	w.t.Cleanup(func() { _ = c.Close() })
 	store := redis.New(c, w.prefix, w.sealer, nil)
 	e := &engine{name: name, client: c, store: store}
-	e.relay = &bot.Relay{
+	e.relay = &relay.Relay{
 		Planner:    &bot.Planner{Directory: w.dir, Phones: store, Clock: bot.SystemClock{}},
 		Incidents:  store,
 		Broadcasts: store,
@@ -137,7 +138,7 @@ func (w *world) engine(name string, settings bot.RelaySettings, pool int) *engin
 }
 
 // run starts the engine's workers.
-func (e *engine) run(ctx context.Context, cfg bot.WorkerConfig) {
+func (e *engine) run(ctx context.Context, cfg relay.WorkerConfig) {
 	ctx, e.stop = context.WithCancel(ctx)
 	e.done = make(chan error, 1)
 	cfg.Consumer = e.name
@@ -184,8 +185,8 @@ func TestThreeEnginesOneKilledMidBroadcastEveryRecipientExactlyOnce(t *testing.T
 	const n = 5000
 	w := newWorld(t, smsRecipients(n))
 	w.fake.SetLatency(3 * time.Millisecond) // calls are in flight when the kill comes
-	settings := bot.RelaySettings{SMSPerSecond: -1, SendTimeout: time.Second, MaxAttempts: 5, BaseBackoff: 10 * time.Millisecond}
-	cfg := bot.WorkerConfig{Concurrency: 16, Block: 100 * time.Millisecond, ReclaimAfter: time.Second, ReclaimEvery: 200 * time.Millisecond}
+	settings := relay.Settings{SMSPerSecond: -1, SendTimeout: time.Second, MaxAttempts: 5, BaseBackoff: 10 * time.Millisecond}
+	cfg := relay.WorkerConfig{Concurrency: 16, Block: 100 * time.Millisecond, ReclaimAfter: time.Second, ReclaimEvery: 200 * time.Millisecond}
 
 	engines := []*engine{w.engine("replica-a", settings, 40), w.engine("replica-b", settings, 40), w.engine("replica-c", settings, 40)}
 	victim := engines[1]
@@ -294,7 +295,7 @@ func TestRelayRulesAgainstFakeTwilio(t *testing.T) {
 		rs[i].Name = rs[i].ID
 	}
 	w := newWorld(t, rs)
-	e := w.engine("replica", bot.RelaySettings{SMSPerSecond: 500, WhatsAppPerSecond: 500, BaseBackoff: 20 * time.Millisecond}, 20)
+	e := w.engine("replica", relay.Settings{SMSPerSecond: 500, WhatsAppPerSecond: 500, BaseBackoff: 20 * time.Millisecond}, 20)
 	w.statusRelay.Store(e.relay)
 	w.fake.FailTo(phone(2), twilioapi.ErrUnsubscribed)
 	w.fake.FailTo(phone(3), twilioapi.Fault{Status: 400, Code: 21211, Message: "Invalid 'To' Phone Number"})
@@ -314,7 +315,7 @@ func TestRelayRulesAgainstFakeTwilio(t *testing.T) {
 	if err := e.relay.Start(w.ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	e.run(w.ctx, bot.WorkerConfig{Concurrency: 4, Block: 20 * time.Millisecond})
+	e.run(w.ctx, relay.WorkerConfig{Concurrency: 4, Block: 20 * time.Millisecond})
 	defer e.shutdown()
 	w.waitSettled(e, b.ID, 30*time.Second)
 	// Receipts arrive after the sends settle: wait for the last ones.

@@ -1,0 +1,108 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/heraldops/herald/bot"
+)
+
+// LocalLimiter is a RateLimiter kept in this process's memory, for one
+// replica, for adapters given no shared limiter, and for tests. Several
+// replicas must share the Redis one instead, or together they exceed the
+// provider's rate.
+//
+// It is GCRA (the generic cell rate algorithm) with the semantics of the
+// Redis limiter (adapters/redis/gcra.go, which documents its Lua scripts): a
+// bucket refilled every 1/rate and holding burst tokens grants every
+// request, possibly in the future, and says how long to wait; a pause holds
+// every token back until it ends, after which the bucket resumes at its
+// steady rate without a burst, since a provider that just said "too many
+// requests" should not get one.
+type LocalLimiter struct {
+	clock bot.Clock
+
+	mu       sync.Mutex
+	buckets  map[string]localBucket
+	reserves int // since the last sweep
+}
+
+type localBucket struct {
+	tat   time.Time // theoretical arrival time of the next token; zero: full
+	pause time.Time // no token is due before this
+}
+
+// sweepEvery is how many reservations pass between sweeps of buckets that
+// are full again; a full bucket is the same as an absent one, so dropping
+// them keeps per-phone or per-channel keys from piling up in memory.
+const sweepEvery = 1024
+
+// NewLocalLimiter returns an empty limiter reading clock (the system clock
+// if nil).
+func NewLocalLimiter(clock bot.Clock) *LocalLimiter {
+	if clock == nil {
+		clock = bot.SystemClock{}
+	}
+	return &LocalLimiter{clock: clock, buckets: map[string]localBucket{}}
+}
+
+var _ bot.RateLimiter = (*LocalLimiter)(nil)
+
+// Reserve takes one token from bucket key, refilled at rate per second and
+// holding at most burst, and returns how long to wait before using it.
+func (l *LocalLimiter) Reserve(_ context.Context, key string, rate float64, burst int) (time.Duration, error) {
+	if !(rate > 0) || math.IsInf(rate, 0) || burst < 1 {
+		return 0, fmt.Errorf("rate limit %s: want rate > 0 and burst >= 1, got %v and %d", key, rate, burst)
+	}
+	interval := max(time.Duration(float64(time.Second)/rate), 1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	l.sweep(now)
+	b := l.buckets[key]
+	tat := later(b.tat, now)
+	if b.pause.After(now) {
+		tat = later(tat, b.pause.Add(time.Duration(burst-1)*interval))
+	}
+	b.tat = tat.Add(interval)
+	l.buckets[key] = b
+	return max(b.tat.Sub(now)-time.Duration(burst)*interval, 0), nil
+}
+
+// Pause stops bucket key from handing out tokens for d. A shorter pause
+// never cuts a longer one short.
+func (l *LocalLimiter) Pause(_ context.Context, key string, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	b.pause = later(b.pause, l.clock.Now().Add(d))
+	l.buckets[key] = b
+	return nil
+}
+
+// sweep drops the buckets that are full again, every sweepEvery calls.
+// Callers hold l.mu.
+func (l *LocalLimiter) sweep(now time.Time) {
+	if l.reserves++; l.reserves < sweepEvery {
+		return
+	}
+	l.reserves = 0
+	for key, b := range l.buckets {
+		if !b.tat.After(now) && !b.pause.After(now) {
+			delete(l.buckets, key)
+		}
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,105 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldops/herald/bot"
+)
+
+// fallBack moves a WhatsApp delivery to SMS, once. attempt is the index of
+// the attempt that failed (-1: WhatsApp was not tried, a note is recorded).
+func (r *Relay) fallBack(ctx context.Context, d bot.Delivery, attempt, code int, reason string) (bot.Delivery, error) {
+	now := r.now()
+	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+		if x.FellBack || x.Channel != bot.ChannelWhatsApp {
+			return errNoChange
+		}
+		if attempt < 0 {
+			if x.State != bot.DeliveryPending {
+				return errNoChange
+			}
+			x.Attempts = append(x.Attempts, bot.Attempt{Channel: bot.ChannelWhatsApp, State: bot.DeliveryFailed, Error: reason, At: now})
+		} else if attempt < len(x.Attempts) {
+			x.Attempts[attempt].State, x.Attempts[attempt].ErrorCode, x.Attempts[attempt].Error = bot.DeliveryFailed, code, reason
+		}
+		x.Channel, x.FellBack, x.State, x.UpdatedAt = bot.ChannelSMS, true, bot.DeliveryPending, now
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		return r.Broadcasts.Delivery(ctx, d.BroadcastID, d.RecipientID)
+	}
+	if err != nil {
+		return d, fmt.Errorf("falling back to SMS for %s/%s: %w", d.BroadcastID, d.RecipientID, err)
+	}
+	return next, nil
+}
+
+// fail ends a delivery as failed with the provider's code.
+func (r *Relay) fail(ctx context.Context, d bot.Delivery, code int, reason string) (bot.Delivery, error) {
+	now := r.now()
+	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+		if x.State.Final() {
+			return errNoChange
+		}
+		if i := currentSending(x); i >= 0 {
+			x.Attempts[i].State, x.Attempts[i].ErrorCode, x.Attempts[i].Error = bot.DeliveryFailed, code, reason
+		}
+		x.State, x.UpdatedAt = bot.DeliveryFailed, now
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		return r.Broadcasts.Delivery(ctx, d.BroadcastID, d.RecipientID)
+	}
+	if err != nil {
+		return d, fmt.Errorf("recording the failure of %s/%s: %w", d.BroadcastID, d.RecipientID, err)
+	}
+	r.failed(ctx, next, code)
+	return next, nil
+}
+
+// failed does what follows a delivery's final failure: count it by code for
+// the summary and, for an unsubscribed number, remember the opt-out.
+func (r *Relay) failed(ctx context.Context, d bot.Delivery, code int) {
+	if _, err := r.Broadcasts.UpdateBroadcast(ctx, d.BroadcastID, func(b *bot.Broadcast) error {
+		if b.FailedByCode == nil {
+			b.FailedByCode = map[int]int{}
+		}
+		b.FailedByCode[code]++
+		return nil
+	}); err != nil {
+		r.report(ctx, fmt.Errorf("counting a failure of broadcast %s: %w", d.BroadcastID, err))
+	}
+	if code != CodeUnsubscribed {
+		return
+	}
+	// The number opted out at the provider (STOP while Twilio's own opt-out
+	// handling is on): keep it out of future plans too.
+	if err := r.Phones.SetOptOut(ctx, d.Phone, true); err != nil {
+		r.report(ctx, fmt.Errorf("recording the opt-out of %s: %w", bot.MaskPhone(d.Phone), err))
+		return
+	}
+	if r.Audit != nil {
+		if err := r.Audit.Audit(ctx, bot.AuditEntry{
+			At: r.now(), Actor: bot.SystemActor, Action: "phone.opt_out", IncidentID: d.IncidentID,
+			Detail: fmt.Sprintf("%s opted out at the provider (error %d)", bot.MaskPhone(d.Phone), code),
+		}); err != nil {
+			r.report(ctx, fmt.Errorf("auditing an opt-out: %w", err))
+		}
+	}
+}
+
+// maxProviderPause caps a provider's Retry-After: a wild value must not
+// stop a broadcast for longer than this.
+const maxProviderPause = 2 * time.Minute
+
+// maxServerErrorPause is how long a provider 5xx or timeout slows the shared
+// sender: long enough to ease an overloaded API, short enough not to stall.
+const maxServerErrorPause = time.Second
+
+// rateLimited reports whether the provider said "too many requests".
+func rateLimited(pe *bot.ProviderError) bool {
+	return pe.HTTPStatus == 429 || pe.Code == 20429
+}

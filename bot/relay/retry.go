@@ -1,0 +1,136 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldops/herald/bot"
+)
+
+// retryLater handles a temporary refusal: slow the sender for everyone,
+// then try again after a jittered backoff, until MaxAttempts.
+func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.ProviderError) (bot.Delivery, time.Duration, error) {
+	if pe.HTTPStatus == 0 || pe.HTTPStatus >= 500 {
+		// The provider may have created the message before failing to
+		// answer; look before sending it again.
+		next, found, err := r.findSent(ctx, d)
+		if found || (err != nil && ctx.Err() != nil) {
+			return next, 0, err
+		}
+		if err != nil {
+			// Cannot tell: stay "sending" and look again after a pause.
+			r.report(ctx, err)
+			return d, r.Settings.backoff().Delay(attemptsOn(d, d.Channel) - 1), nil
+		}
+	}
+	n := attemptsOn(d, d.Channel)
+	delay := r.Settings.backoff().Delay(n - 1)
+	if pe.RetryAfter > delay {
+		delay = min(pe.RetryAfter, maxProviderPause)
+	}
+	// The provider's "too many requests" holds the shared sender for every
+	// replica as long as it asks (capped); a 5xx or no answer only slows it
+	// briefly, so one bad answer cannot stall the whole broadcast.
+	pause := delay
+	if !rateLimited(pe) {
+		pause = min(delay, maxServerErrorPause)
+	}
+	if r.Limiter != nil && r.Settings.rate(d.Channel) >= 0 {
+		if err := r.Limiter.Pause(ctx, r.Messenger.SenderKey(d.Channel), pause); err != nil {
+			r.report(ctx, fmt.Errorf("pausing the %s sender: %w", d.Channel.Label(), err))
+		}
+	}
+	if n >= r.Settings.maxAttempts() {
+		next, err := r.fail(ctx, d, pe.Code, fmt.Sprintf("gave up after %d attempts: %s", n, pe.Error()))
+		return next, 0, err
+	}
+	now := r.now()
+	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+		i := currentSending(x)
+		if i < 0 {
+			return errNotPending
+		}
+		x.Attempts[i].State, x.Attempts[i].ErrorCode, x.Attempts[i].Error = bot.DeliveryFailed, pe.Code, pe.Error()
+		x.State, x.UpdatedAt = bot.DeliveryPending, now
+		return nil
+	})
+	if errors.Is(err, errNotPending) {
+		next, err = r.Broadcasts.Delivery(ctx, d.BroadcastID, d.RecipientID)
+		return next, 0, err
+	}
+	if err != nil {
+		return d, 0, fmt.Errorf("recording a temporary failure of %s/%s: %w", d.BroadcastID, d.RecipientID, err)
+	}
+	return next, delay, nil
+}
+
+// findSent asks the provider whether the current attempt's message exists
+// after all, and records it if so.
+func (r *Relay) findSent(ctx context.Context, d bot.Delivery) (bot.Delivery, bool, error) {
+	finder, ok := r.Messenger.(bot.MessageFinder)
+	i := len(d.Attempts) - 1
+	if !ok || i < 0 {
+		return d, false, nil
+	}
+	a := d.Attempts[i]
+	res, found, err := finder.FindSent(ctx, d.Phone, a.Channel, a.At.Add(-reconcileSkew))
+	if err != nil {
+		return d, false, fmt.Errorf("asking the provider for a message to %s: %w", bot.MaskPhone(d.Phone), err)
+	}
+	if !found {
+		return d, false, nil
+	}
+	next, err := r.recordSent(ctx, d, res)
+	return next, true, err
+}
+
+// reconcile settles a delivery found in "sending": its worker died around
+// the provider call, or is still in it. force skips the age check (the
+// caller's own call just ended).
+func (r *Relay) reconcile(ctx context.Context, d bot.Delivery, force bool) (bot.Delivery, error) {
+	i := len(d.Attempts) - 1
+	if i < 0 || d.Attempts[i].State != bot.DeliverySending {
+		// "sending" without an attempt in flight: nothing reached the
+		// provider; make it pending again.
+		return r.interrupted(ctx, d, time.Time{})
+	}
+	started := d.Attempts[i].At
+	if age := r.now().Sub(started); !force && age < r.Settings.sendTimeout()+reconcileSkew {
+		// Another worker may still be waiting for the provider; the job
+		// comes back after the queue's reclaim time.
+		return d, fmt.Errorf("delivery %s/%s is being sent elsewhere (attempt began %s ago)", d.BroadcastID, d.RecipientID, age.Round(time.Millisecond))
+	}
+	next, found, err := r.findSent(ctx, d)
+	if err != nil || found {
+		return next, err
+	}
+	return r.interrupted(ctx, d, started)
+}
+
+// interrupted marks the attempt that began at `started` as cut short and
+// the delivery pending again.
+func (r *Relay) interrupted(ctx context.Context, d bot.Delivery, started time.Time) (bot.Delivery, error) {
+	now := r.now()
+	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+		if x.State != bot.DeliverySending {
+			return errNoChange
+		}
+		if i := currentSending(x); i >= 0 {
+			if !x.Attempts[i].At.Equal(started) {
+				return errNoChange // a newer attempt began meanwhile
+			}
+			x.Attempts[i].State, x.Attempts[i].Error = bot.DeliveryFailed, "interrupted; no message found at the provider"
+		}
+		x.State, x.UpdatedAt = bot.DeliveryPending, now
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		return r.Broadcasts.Delivery(ctx, d.BroadcastID, d.RecipientID)
+	}
+	if err != nil {
+		return d, fmt.Errorf("reopening interrupted delivery %s/%s: %w", d.BroadcastID, d.RecipientID, err)
+	}
+	return next, nil
+}

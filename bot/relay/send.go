@@ -1,0 +1,271 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldops/herald/bot"
+)
+
+// Twilio error codes the relay acts on.
+const (
+	CodeUnsubscribed       = 21610 // the number sent STOP to the sender: never retry
+	CodeOutsideWindow      = 63016 // WhatsApp free-form outside the 24-hour window
+	CodeChannelNoToAddress = 63003 // no WhatsApp account behind the number
+	CodeInvalidRecipient   = 63024 // WhatsApp: invalid message recipient / cannot receive
+	CodeExperiment         = 63032 // WhatsApp: Meta withholds business messages from this user
+	CodeMetaWithheld       = 63049 // WhatsApp: Meta chose not to deliver this message
+)
+
+// WhatsAppUnreachable reports whether a WhatsApp error means the person
+// cannot get this message on WhatsApp at all, so SMS should carry it.
+func WhatsAppUnreachable(code int) bool {
+	switch code {
+	case CodeOutsideWindow, CodeChannelNoToAddress, CodeInvalidRecipient, CodeExperiment, CodeMetaWithheld:
+		return true
+	}
+	return false
+}
+
+// reconcileSkew widens the window in which a message found at the provider
+// counts as the interrupted attempt's: clocks of replicas and provider differ.
+const reconcileSkew = 2 * time.Second
+
+// HandleJob works one relay job: it brings the job's delivery to the
+// provider (or to a final failure). It is idempotent: a delivery that has a
+// SID or a final state is left alone, so re-handed jobs never send twice.
+func (r *Relay) HandleJob(ctx context.Context, j bot.Job) error {
+	var job relayJob
+	if err := json.Unmarshal(j.Payload, &job); err != nil || job.Broadcast == "" || job.Recipient == "" {
+		// Retrying cannot fix a payload; drop it loudly.
+		r.report(ctx, fmt.Errorf("dropping relay job %s with a malformed payload %q", j.ID, j.Payload))
+		return nil
+	}
+	err := r.deliver(ctx, job.Broadcast, job.Recipient)
+	if ctx.Err() == nil && r.touched(job.Broadcast) {
+		r.refresh(ctx, job.Broadcast)
+	}
+	return err
+}
+
+func (r *Relay) deliver(ctx context.Context, bid, rid string) error {
+	d, err := r.Broadcasts.Delivery(ctx, bid, rid)
+	if errors.Is(err, bot.ErrNotFound) {
+		r.report(ctx, fmt.Errorf("dropping relay job for %s/%s: %w", bid, rid, err))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("loading delivery %s/%s: %w", bid, rid, err)
+	}
+	// ours is set while the delivery is "sending" because of this handler's
+	// own attempt whose outcome is unknown (the provider did not answer, and
+	// asking it failed too): no other worker is in that call, so it can be
+	// reconciled without waiting out SendTimeout.
+	ours := false
+	for {
+		var wait time.Duration
+		switch d.State {
+		case bot.DeliveryPending:
+			d, wait, err = r.attempt(ctx, d)
+			ours = d.State == bot.DeliverySending
+		case bot.DeliverySending:
+			d, err = r.reconcile(ctx, d, ours)
+			ours = false
+		default:
+			return nil // with the provider already, or final
+		}
+		if err != nil {
+			return err
+		}
+		if err := bot.Sleep(ctx, wait); err != nil {
+			return err // stopping; the job stays pending and the delivery in a safe state
+		}
+	}
+}
+
+// attempt makes one try to send a pending delivery. It returns the delivery
+// as it now is and, when it is pending again, how long to wait first.
+func (r *Relay) attempt(ctx context.Context, d bot.Delivery) (bot.Delivery, time.Duration, error) {
+	c, err := r.content(ctx, d.BroadcastID)
+	if err != nil {
+		return d, 0, err
+	}
+	text, err := c.render(d.Locale)
+	if err != nil {
+		return d, 0, err
+	}
+	out := bot.Outbound{To: d.Phone, Channel: d.Channel, Body: text.Body}
+	if d.Channel == bot.ChannelWhatsApp {
+		// The window is checked now, not when planned: it may have opened or
+		// closed while the job waited.
+		open, err := r.Phones.OpenSessions(ctx, []string{d.Phone}, r.now())
+		if err != nil {
+			return d, 0, fmt.Errorf("checking the WhatsApp window of %s: %w", bot.MaskPhone(d.Phone), err)
+		}
+		if !open[d.Phone] {
+			if text.ContentSID == "" {
+				d, err = r.fallBack(ctx, d, -1, 0, "outside the WhatsApp session window and the template has no WhatsApp content")
+				return d, 0, err
+			}
+			out.Body, out.ContentSID, out.ContentVariables = "", text.ContentSID, text.ContentVariables
+		}
+	}
+	if err := r.takeToken(ctx, out); err != nil {
+		return d, 0, err
+	}
+
+	// Persist the attempt before calling the provider: a crash during the
+	// call leaves "sending" with a start time, which tells whoever picks the
+	// job up to reconcile before sending again.
+	started := r.now()
+	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+		if x.State != bot.DeliveryPending {
+			return errNotPending
+		}
+		x.State = bot.DeliverySending
+		x.Attempts = append(x.Attempts, bot.Attempt{Channel: x.Channel, State: bot.DeliverySending, At: started})
+		x.UpdatedAt = started
+		return nil
+	})
+	if errors.Is(err, errNotPending) {
+		// Someone else got there first (a duplicate job); look again.
+		next, err = r.Broadcasts.Delivery(ctx, d.BroadcastID, d.RecipientID)
+		return next, 0, err
+	}
+	if err != nil {
+		return d, 0, fmt.Errorf("marking delivery %s/%s as sending: %w", d.BroadcastID, d.RecipientID, err)
+	}
+	d = next
+
+	sendCtx, cancel := context.WithTimeout(ctx, r.Settings.sendTimeout())
+	res, sendErr := r.Messenger.Send(sendCtx, out)
+	cancel()
+	if sendErr == nil {
+		d, err = r.recordSent(ctx, d, res)
+		return d, 0, err
+	}
+	if ctx.Err() != nil {
+		// Stopped mid-call: whether the provider took the message is
+		// unknown. The delivery stays "sending" for the next worker to
+		// reconcile.
+		return d, 0, ctx.Err()
+	}
+	var pe *bot.ProviderError
+	if !errors.As(sendErr, &pe) {
+		// No provider answer (network, timeout): the message may or may not
+		// exist at the provider.
+		pe = &bot.ProviderError{Message: sendErr.Error()}
+	}
+	if r.OnOutcome != nil {
+		r.OnOutcome(d.Channel, bot.DeliveryFailed, pe.Code)
+	}
+	switch {
+	case pe.Temporary():
+		return r.retryLater(ctx, d, pe)
+	case d.Channel == bot.ChannelWhatsApp && !d.FellBack && WhatsAppUnreachable(pe.Code):
+		d, err = r.fallBack(ctx, d, len(d.Attempts)-1, pe.Code, pe.Message)
+		return d, 0, err
+	default:
+		d, err = r.fail(ctx, d, pe.Code, pe.Message)
+		return d, 0, err
+	}
+}
+
+// takeToken waits until the message's sender may send it, in the bucket
+// shared by all replicas. An SMS takes one token per segment: carriers and
+// Twilio count a long code's throughput in segments, so a 3-segment update
+// costs three times the rate of a short one.
+func (r *Relay) takeToken(ctx context.Context, m bot.Outbound) error {
+	ch := m.Channel
+	rate := r.Settings.rate(ch)
+	if r.Limiter == nil || rate < 0 {
+		return nil
+	}
+	tokens := 1
+	if ch == bot.ChannelSMS {
+		tokens = max(1, bot.CountSMS(m.Body).Segments)
+	}
+	var wait time.Duration
+	for range tokens {
+		w, err := r.Limiter.Reserve(ctx, r.Messenger.SenderKey(ch), rate, r.Settings.burst())
+		if err != nil {
+			return fmt.Errorf("reserving a %s send: %w", ch.Label(), err)
+		}
+		wait = max(wait, w)
+	}
+	return bot.Sleep(ctx, wait)
+}
+
+// recordSent records the provider's SID on the delivery's current attempt.
+func (r *Relay) recordSent(ctx context.Context, d bot.Delivery, res bot.SendResult) (bot.Delivery, error) {
+	// Index first: a status callback may arrive before the delivery update
+	// and must find its delivery (HandleStatus attaches the SID itself).
+	if err := r.Broadcasts.IndexSID(ctx, res.SID, d.BroadcastID, d.RecipientID); err != nil {
+		return d, fmt.Errorf("indexing message %s: %w", res.SID, err)
+	}
+	state := res.Status
+	if state.Rank() < bot.DeliveryQueued.Rank() || state.Final() {
+		state = bot.DeliveryQueued
+	}
+	now := r.now()
+	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+		i := attemptWithSID(x, res.SID)
+		if i < 0 {
+			i = currentSending(x)
+		}
+		if i < 0 {
+			return errNoChange
+		}
+		a := &x.Attempts[i]
+		a.SID = res.SID
+		if state.Rank() > a.State.Rank() {
+			a.State = state
+		}
+		if state.Rank() > x.State.Rank() {
+			x.State = state
+		}
+		x.UpdatedAt = now
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		return r.Broadcasts.Delivery(ctx, d.BroadcastID, d.RecipientID)
+	}
+	if err != nil {
+		return d, fmt.Errorf("recording message %s on delivery %s/%s: %w", res.SID, d.BroadcastID, d.RecipientID, err)
+	}
+	if r.OnOutcome != nil {
+		r.OnOutcome(next.Channel, bot.DeliveryQueued, 0)
+	}
+	return next, nil
+}
+
+func attemptWithSID(d *bot.Delivery, sid string) int {
+	for i := range d.Attempts {
+		if d.Attempts[i].SID == sid {
+			return i
+		}
+	}
+	return -1
+}
+
+// currentSending is the index of the attempt in flight, or -1.
+func currentSending(d *bot.Delivery) int {
+	i := len(d.Attempts) - 1
+	if i >= 0 && d.Attempts[i].State == bot.DeliverySending && d.Attempts[i].SID == "" {
+		return i
+	}
+	return -1
+}
+
+func attemptsOn(d bot.Delivery, ch bot.Channel) int {
+	n := 0
+	for _, a := range d.Attempts {
+		if a.Channel == ch {
+			n++
+		}
+	}
+	return n
+}

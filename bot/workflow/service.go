@@ -1,0 +1,90 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/heraldops/herald/bot"
+)
+
+// Relayer hands an approved broadcast to the relay engine.
+type Relayer interface {
+	// Start plans and enqueues the broadcast's deliveries. It must be safe to
+	// call twice for the same broadcast (the second call does nothing).
+	Start(ctx context.Context, b bot.Broadcast) error
+}
+
+// Settings tunes the service.
+type Settings struct {
+	IncidentChannel string        // where root messages go; empty: the channel the command came from
+	ApprovalTimeout time.Duration // default 30 min
+	MaxSMSSegments  int           // 0: no limit
+}
+
+// DefaultApprovalTimeout is how long an approval request waits for a
+// decision when Settings.ApprovalTimeout is not set.
+const DefaultApprovalTimeout = 30 * time.Minute
+
+// MaxTitleLength is the longest incident title, in characters: titles go
+// into every SMS, where each character counts.
+const MaxTitleLength = 150
+
+// Service is the incident workflow every chat front end (Slack, Teams, SMS
+// during failover) drives: declare, compose and preview, approve, resolve.
+type Service struct {
+	Directory  *bot.Directory
+	Planner    *bot.Planner
+	Incidents  bot.IncidentStore
+	Broadcasts bot.BroadcastStore
+	Audit      bot.AuditLog
+	Chat       bot.Chat
+	Relay      Relayer
+	Clock      bot.Clock
+	Roles      bot.Roles
+	Settings   Settings
+
+	// Dedup, when set, claims broadcast ids across replicas (two updates
+	// submitted at the same moment never share an id) and absorbs double
+	// clicks on Resolve. Without it that holds within one process only.
+	Dedup bot.Deduper
+	// ReportError receives failures that happen after an action took effect
+	// and so do not undo it: an audit write, editing an approval message.
+	// Wire it to the log; nil drops them.
+	ReportError func(ctx context.Context, err error)
+
+	idMu sync.Mutex // serialises broadcast id allocation within this process
+}
+
+func (s *Service) now() time.Time {
+	if s.Clock == nil {
+		return time.Now()
+	}
+	return s.Clock.Now()
+}
+
+func (s *Service) approvalTimeout() time.Duration {
+	if s.Settings.ApprovalTimeout > 0 {
+		return s.Settings.ApprovalTimeout
+	}
+	return DefaultApprovalTimeout
+}
+
+func (s *Service) report(ctx context.Context, err error) {
+	if err != nil && s.ReportError != nil {
+		s.ReportError(ctx, err)
+	}
+}
+
+// audit records an entry; a failing audit log does not undo what was done,
+// it is reported.
+func (s *Service) audit(ctx context.Context, by bot.Actor, action, incidentID, detail string) {
+	if s.Audit == nil {
+		return
+	}
+	err := s.Audit.Audit(ctx, bot.AuditEntry{At: s.now(), Actor: by, Action: action, IncidentID: incidentID, Detail: detail})
+	if err != nil {
+		s.report(ctx, fmt.Errorf("recording audit entry %s for %s: %w", action, incidentID, err))
+	}
+}
