@@ -76,13 +76,13 @@ func (f *Frontend) blockAction(ctx context.Context, cb slack.InteractionCallback
 	case a.ActionID == bot.ActionNotify:
 		meta := composeMeta{Incident: a.Value, Channel: channel}
 		if err := f.openCompose(ctx, cb.TriggerID, meta); err != nil {
-			_ = f.report2(ctx, tell(ctx, f.modalError(ctx, err)))
+			f.report(ctx, tell(ctx, f.modalError(ctx, err)))
 		}
 
 	case a.ActionID == bot.ActionReject:
 		_, err := f.cfg.API.OpenViewContext(ctx, cb.TriggerID, rejectView(a.Value, channel))
 		if f.observe("views.open", err) != nil {
-			_ = f.report2(ctx, tell(ctx, f.modalError(ctx, fmt.Errorf("opening the reject form for %s: %w", a.Value, err))))
+			f.report(ctx, tell(ctx, f.modalError(ctx, fmt.Errorf("opening the reject form for %s: %w", a.Value, err))))
 		}
 
 	case a.ActionID == bot.ActionApprove:
@@ -93,7 +93,7 @@ func (f *Frontend) blockAction(ctx context.Context, cb slack.InteractionCallback
 			}
 			return nil
 		}) {
-			_ = f.report2(ctx, tell(ctx, slackText(textBusy)))
+			f.report(ctx, tell(ctx, slackText(textBusy)))
 		}
 
 	case a.ActionID == bot.ActionResolve:
@@ -104,16 +104,10 @@ func (f *Frontend) blockAction(ctx context.Context, cb slack.InteractionCallback
 			}
 			return nil
 		}) {
-			_ = f.report2(ctx, tell(ctx, slackText(textBusy)))
+			f.report(ctx, tell(ctx, slackText(textBusy)))
 		}
 	}
 	// Other actions (links, other apps' buttons) need nothing from herald.
-}
-
-// report2 reports err if any and returns it.
-func (f *Frontend) report2(ctx context.Context, err error) error {
-	f.report(ctx, err)
-	return err
 }
 
 // openCompose opens step 1 of the compose modal; it is the first thing done

@@ -92,7 +92,7 @@ func (f *Frontend) messageAction(ctx context.Context, cb slack.InteractionCallba
 	channel := channelOf(cb)
 	tell := func(r reply) {
 		if channel != "" {
-			_ = f.report2(ctx, f.ephemeral(ctx, channel, cb.User.ID, r))
+			f.report(ctx, f.ephemeral(ctx, channel, cb.User.ID, r))
 		}
 	}
 	if f.cfg.Replier == nil {

@@ -2,7 +2,6 @@ package logging
 
 import (
 	"bytes"
-	"strings"
 )
 
 // Masking rules. A phone number is recognised by its international prefix
@@ -129,31 +128,4 @@ func MaskText(s string) string {
 		return s
 	}
 	return string(out)
-}
-
-// MaskPhone masks one phone number known to be one: "+4915112345678" gives
-// "+49151*****78", "whatsapp:+4915112345678" gives "whatsapp:+49151*****78".
-// Unlike MaskText it also masks numbers written without a "+"; anything with
-// too few digits to show safely comes back as stars only.
-func MaskPhone(s string) string {
-	scheme := ""
-	if i := strings.Index(s, ":"); i >= 0 {
-		scheme, s = s[:i+1], s[i+1:]
-	}
-	var lead [keepLead]byte
-	var tail [keepTail]byte
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; isDigit(c) {
-			if n < keepLead {
-				lead[n] = c
-			}
-			tail[0], tail[1] = tail[1], c
-			n++
-		}
-	}
-	if n < minMaskDigits {
-		return scheme + stars
-	}
-	return scheme + string(appendMasked(nil, []byte("+"), n, lead, tail))
 }

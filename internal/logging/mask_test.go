@@ -36,22 +36,6 @@ func TestMaskText(t *testing.T) {
 	}
 }
 
-func TestMaskPhone(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"+4915112345678", "+49151*****78"},
-		{"whatsapp:+4915100000001", "whatsapp:+49151*****01"},
-		{"4915112345678", "+49151*****78"}, // known to be a phone: masked even without +
-		{"+1 415 555 0101", "+14155*****01"},
-		{"+4915", "*****"}, // too short to show any digit safely
-		{"", "*****"},
-	}
-	for _, tt := range tests {
-		if got := MaskPhone(tt.in); got != tt.want {
-			t.Errorf("MaskPhone(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // leakedRuns returns the digit runs of 8 or more that follow an
 // international prefix in in and still appear in out, ignoring runs that
 // also occur in in without a prefix (those are not phone numbers to mask).
