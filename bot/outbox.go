@@ -12,7 +12,7 @@ import (
 type OutboxItem struct {
 	ID      string    `json:"id"` // unique per item (e.g. the inbound MessageSid)
 	Thread  ThreadRef `json:"thread"`
-	Kind    string    `json:"kind"` // "reply", "update", "notice"
+	Kind    ItemKind  `json:"kind"`
 	Message Message   `json:"message"`
 	At      time.Time `json:"at"`
 	// DuringOutage marks items queued while chat was unreachable, so the
@@ -23,13 +23,33 @@ type OutboxItem struct {
 	EditOf string `json:"edit_of,omitempty"`
 }
 
-// KindFlood marks a reply from a number that sends too many: kept whole,
-// posted with others at most once per FloodEvery per thread.
-const KindFlood = "flood"
+// ItemKind says what an outbox item is, which decides how the poster treats
+// it: what may be gathered into a digest, what the replay keeps, what an
+// outage summary counts. Stored as its string, so the values never change.
+type ItemKind string
 
-// KindEdit marks a kept new version of an earlier message; the replay posts
-// only the latest version per message.
-const KindEdit = "edit"
+const (
+	// KindReply is a stakeholder's reply, posted as it came.
+	KindReply ItemKind = "reply"
+	// KindAnswer echoes a responder's answer to a stakeholder.
+	KindAnswer ItemKind = "answer"
+	// KindUpdate is an update a responder texted during failover.
+	KindUpdate ItemKind = "update"
+	// KindRelay notes a relay started by SMS during failover.
+	KindRelay ItemKind = "relay"
+	// KindSummary is an outage summary; one per outage and thread.
+	KindSummary ItemKind = "summary"
+	// KindRoot is an incident's root message kept while chat was down.
+	KindRoot ItemKind = "root"
+	// KindPost is any other thread message kept while chat was down.
+	KindPost ItemKind = "post"
+	// KindEdit marks a kept new version of an earlier message; the replay
+	// posts only the latest version per message.
+	KindEdit ItemKind = "edit"
+	// KindFlood marks a reply from a number that sends too many: kept whole,
+	// posted with others at most once per FloodEvery per thread.
+	KindFlood ItemKind = "flood"
+)
 
 // OutboxStore keeps one ordered, durable outbox per thread. Items leave only
 // after they were posted, so a crash or a chat outage loses nothing.

@@ -49,7 +49,7 @@ type Contact struct {
 type AuditEntry struct {
 	At         time.Time `json:"at"`
 	Actor      Actor     `json:"actor"`
-	Action     string    `json:"action"` // "incident.declare", "broadcast.approve", ...
+	Action     AuditAction `json:"action"`
 	IncidentID string    `json:"incident_id,omitempty"`
 	Detail     string    `json:"detail,omitempty"` // never a raw phone number
 }

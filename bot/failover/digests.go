@@ -33,7 +33,7 @@ func (f *Failover) SendWatcherDigests(ctx context.Context) error {
 			return fmt.Errorf("reading kept items of %s: %w", th.RootID, err)
 		}
 		for _, it := range items {
-			if it.Kind != bot.KindEdit && it.Kind != "summary" {
+			if it.Kind != bot.KindEdit && it.Kind != bot.KindSummary {
 				all = append(all, it)
 			}
 		}

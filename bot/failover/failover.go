@@ -83,7 +83,7 @@ func (f *Failover) SetForced(ctx context.Context, by bot.Actor, mode ChatMode) e
 	if err != nil {
 		return fmt.Errorf("recording the failover override: %w", err)
 	}
-	_ = f.Audit.Audit(ctx, bot.AuditEntry{At: f.Clock.Now(), Actor: by, Action: "failover.force", Detail: "mode=" + string(mode)})
+	_ = f.Audit.Audit(ctx, bot.AuditEntry{At: f.Clock.Now(), Actor: by, Action: bot.AuditFailoverForce, Detail: "mode=" + string(mode)})
 	return f.SyncForced(ctx)
 }
 
@@ -148,13 +148,13 @@ func (f *Failover) appendSummaries(ctx context.Context, start, end time.Time) er
 		if err != nil {
 			return fmt.Errorf("reading kept items of %s: %w", th.RootID, err)
 		}
-		counts := map[string]int{}
+		counts := map[bot.ItemKind]int{}
 		for _, it := range items {
 			kind := it.Kind
 			if kind == bot.KindFlood {
-				kind = "reply" // a stakeholder reply all the same
+				kind = bot.KindReply // a stakeholder reply all the same
 			}
-			if it.DuringOutage || kind == "reply" || kind == "update" || kind == "relay" {
+			if it.DuringOutage || kind == bot.KindReply || kind == bot.KindUpdate || kind == bot.KindRelay {
 				counts[kind]++
 			}
 		}
@@ -162,8 +162,8 @@ func (f *Failover) appendSummaries(ctx context.Context, start, end time.Time) er
 			continue
 		}
 		sum := bot.OutboxItem{
-			ID: "summary-" + strconv.FormatInt(start.Unix(), 10), Thread: th, Kind: "summary",
-			Message: OutageSummary(start, end, counts["reply"], counts["update"], counts["relay"]), At: end,
+			ID: "summary-" + strconv.FormatInt(start.Unix(), 10), Thread: th, Kind: bot.KindSummary,
+			Message: OutageSummary(start, end, counts[bot.KindReply], counts[bot.KindUpdate], counts[bot.KindRelay]), At: end,
 		}
 		if err := f.Outbox.OutboxAppend(ctx, sum); err != nil {
 			return fmt.Errorf("adding the outage summary to %s: %w", th.RootID, err)
@@ -175,7 +175,7 @@ func (f *Failover) appendSummaries(ctx context.Context, start, end time.Time) er
 // keepRelayNotice records a relay made over SMS in the incident thread's
 // outbox, so watchers hear of it and the replay shows it.
 func (f *Failover) keepRelayNotice(ctx context.Context, inc bot.Incident, b bot.Broadcast, by bot.Actor) {
-	_ = f.Poster.Enqueue(ctx, bot.OutboxItem{ID: "relay-" + b.ID, Thread: inc.Thread, Kind: "relay",
+	_ = f.Poster.Enqueue(ctx, bot.OutboxItem{ID: "relay-" + b.ID, Thread: inc.Thread, Kind: bot.KindRelay,
 		Message: SMSRelayNotice(b, by), At: f.Clock.Now()})
 }
 

@@ -34,7 +34,7 @@ func (f *Failover) HandleSMS(ctx context.Context, in bot.Inbound) (bool, error) 
 	if err != nil {
 		answer = SMSError(err)
 	}
-	_ = f.Audit.Audit(ctx, bot.AuditEntry{At: f.Clock.Now(), Actor: by, Action: "sms." + strings.ToLower(cmd),
+	_ = f.Audit.Audit(ctx, bot.AuditEntry{At: f.Clock.Now(), Actor: by, Action: bot.AuditSMSCommand(cmd),
 		IncidentID: firstIncidentID(args), Detail: errText(err)})
 	return true, f.answer(ctx, in.From, answer)
 }
@@ -101,7 +101,7 @@ func (f *Failover) run(ctx context.Context, by bot.Actor, in bot.Inbound, cmd st
 			return "", err
 		}
 		text := restAfter(in.Body, 2)
-		item := bot.OutboxItem{ID: "update-" + in.MessageSID, Thread: inc.Thread, Kind: "update",
+		item := bot.OutboxItem{ID: "update-" + in.MessageSID, Thread: inc.Thread, Kind: bot.KindUpdate,
 			Message: SMSUpdateMessage(by, text), At: in.ReceivedAt}
 		if err := f.Poster.Enqueue(ctx, item); err != nil {
 			return "", err

@@ -83,7 +83,7 @@ func (r *Relay) failed(ctx context.Context, d bot.Delivery, code int) {
 	}
 	if r.Audit != nil {
 		if err := r.Audit.Audit(ctx, bot.AuditEntry{
-			At: r.now(), Actor: bot.SystemActor, Action: "phone.opt_out", IncidentID: d.IncidentID,
+			At: r.now(), Actor: bot.SystemActor, Action: bot.AuditPhoneOptOut, IncidentID: d.IncidentID,
 			Detail: fmt.Sprintf("%s opted out at the provider (error %d)", bot.MaskPhone(d.Phone), code),
 		}); err != nil {
 			r.report(ctx, fmt.Errorf("auditing an opt-out: %w", err))

@@ -517,7 +517,7 @@ func TestProgressIsThrottledAndTheSummaryPostedOnce(t *testing.T) {
 	}
 }
 
-func countAction(es []bot.AuditEntry, action string) int {
+func countAction(es []bot.AuditEntry, action bot.AuditAction) int {
 	n := 0
 	for _, e := range es {
 		if e.Action == action {

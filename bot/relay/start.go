@@ -174,7 +174,7 @@ func (r *Relay) start(ctx context.Context, id string, again bool) (queued bool, 
 	}
 	if r.Audit != nil {
 		if err := r.Audit.Audit(ctx, bot.AuditEntry{
-			At: now, Actor: bot.SystemActor, Action: "broadcast.relay", IncidentID: inc.ID,
+			At: now, Actor: bot.SystemActor, Action: bot.AuditBroadcastRelay, IncidentID: inc.ID,
 			Detail: fmt.Sprintf("%s: %d recipients (%d SMS, %d WhatsApp), %d opted out", id, total,
 				plan.PerChannel[bot.ChannelSMS], plan.PerChannel[bot.ChannelWhatsApp], optedOut),
 		}); err != nil {

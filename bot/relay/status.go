@@ -198,7 +198,7 @@ func (r *Relay) finish(ctx context.Context, b bot.Broadcast, c bot.Counts) {
 	r.edit(ctx, b, ProgressMessage(b, c, true))
 	if r.Audit != nil {
 		if err := r.Audit.Audit(ctx, bot.AuditEntry{
-			At: r.now(), Actor: bot.SystemActor, Action: "broadcast.done", IncidentID: b.Draft.IncidentID,
+			At: r.now(), Actor: bot.SystemActor, Action: bot.AuditBroadcastDone, IncidentID: b.Draft.IncidentID,
 			Detail: b.ID + ": " + Summary(b, c),
 		}); err != nil {
 			r.report(ctx, fmt.Errorf("auditing the end of broadcast %s: %w", b.ID, err))

@@ -129,7 +129,7 @@ func (r *Relay) auditResume(ctx context.Context, b bot.Broadcast, detail string,
 		detail += " (failed, tried again later: " + failed.Error() + ")"
 	}
 	if err := r.Audit.Audit(ctx, bot.AuditEntry{
-		At: r.now(), Actor: bot.SystemActor, Action: "broadcast.resume", IncidentID: b.Draft.IncidentID, Detail: detail,
+		At: r.now(), Actor: bot.SystemActor, Action: bot.AuditBroadcastResume, IncidentID: b.Draft.IncidentID, Detail: detail,
 	}); err != nil {
 		r.report(ctx, fmt.Errorf("auditing the resume of broadcast %s: %w", b.ID, err))
 	}

@@ -69,19 +69,19 @@ func (k *OptOutKeywords) HandleKeyword(ctx context.Context, in bot.Inbound) (han
 	if action == KeywordNone {
 		return false, "", nil
 	}
-	var audit string
+	var audit bot.AuditAction
 	switch action {
 	case KeywordOptOut, KeywordOptIn:
 		out := action == KeywordOptOut
 		if err := k.Phones.SetOptOut(ctx, in.From, out); err != nil {
 			return true, "", fmt.Errorf("recording the opt-out choice (%t) of %s: %w", out, bot.MaskPhone(in.From), err)
 		}
-		audit, answer = "phone.opt_in", TextOptedIn
+		audit, answer = bot.AuditPhoneOptIn, TextOptedIn
 		if out {
-			audit, answer = "phone.opt_out", TextOptedOut
+			audit, answer = bot.AuditPhoneOptOut, TextOptedOut
 		}
 	case KeywordHelp:
-		audit, answer = "phone.help", k.HelpText
+		audit, answer = bot.AuditPhoneHelp, k.HelpText
 		if answer == "" {
 			answer = TextHelp
 		}

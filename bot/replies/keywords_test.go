@@ -79,7 +79,7 @@ func TestKeywords(t *testing.T) {
 				}
 				return
 			}
-			if len(trail) != 1 || trail[0].Action != tt.wantAudit {
+			if len(trail) != 1 || string(trail[0].Action) != tt.wantAudit {
 				t.Fatalf("audit = %+v, want one %s", trail, tt.wantAudit)
 			}
 			for _, s := range []string{trail[0].Detail, trail[0].Actor.ID} {

@@ -93,13 +93,13 @@ func (r *Replies) Handle(ctx context.Context, in bot.Inbound) error {
 		// post it. The audit trail keeps that it came (never the number).
 		return r.Audit.Audit(ctx, bot.AuditEntry{
 			At: r.Clock.Now(), Actor: bot.Actor{ID: bot.MaskPhone(in.From), Name: reply.Name},
-			Action: "reply.unrouted", Detail: fmt.Sprintf("%s message %s: no incident and no triage channel", in.Channel.Label(), in.MessageSID),
+			Action: bot.AuditReplyUnrouted, Detail: fmt.Sprintf("%s message %s: no incident and no triage channel", in.Channel.Label(), in.MessageSID),
 		})
 	}
 	item := bot.OutboxItem{
 		ID:      "reply:" + in.MessageSID,
 		Thread:  reply.thread,
-		Kind:    "reply",
+		Kind:    bot.KindReply,
 		Message: ReplyMessage(reply.Reply),
 		At:      in.ReceivedAt,
 	}
@@ -120,7 +120,7 @@ func (r *Replies) Handle(ctx context.Context, in bot.Inbound) error {
 	}
 	return r.Audit.Audit(ctx, bot.AuditEntry{
 		At: r.Clock.Now(), Actor: bot.Actor{ID: bot.MaskPhone(in.From), Name: reply.Name},
-		Action: "reply.receive", IncidentID: reply.IncidentID,
+		Action: bot.AuditReplyReceive, IncidentID: reply.IncidentID,
 		Detail: fmt.Sprintf("%s reply %s", in.Channel.Label(), in.MessageSID),
 	})
 }
@@ -259,10 +259,10 @@ func (r *Replies) Answer(ctx context.Context, by bot.Actor, inc bot.Incident, wh
 		return bot.Recipient{}, fmt.Errorf("remembering the conversation with %s: %w", rcp.ID, err)
 	}
 	echo := AnswerEchoMessage(by, rcp, ch, text, res.SID)
-	if err := r.Poster.Enqueue(ctx, bot.OutboxItem{ID: "answer:" + res.SID, Thread: inc.Thread, Kind: "answer", Message: echo, At: now}); err != nil {
+	if err := r.Poster.Enqueue(ctx, bot.OutboxItem{ID: "answer:" + res.SID, Thread: inc.Thread, Kind: bot.KindAnswer, Message: echo, At: now}); err != nil {
 		return rcp, err
 	}
-	return rcp, r.Audit.Audit(ctx, bot.AuditEntry{At: now, Actor: by, Action: "reply.answer", IncidentID: inc.ID,
+	return rcp, r.Audit.Audit(ctx, bot.AuditEntry{At: now, Actor: by, Action: bot.AuditReplyAnswer, IncidentID: inc.ID,
 		Detail: fmt.Sprintf("to %s over %s", rcp.ID, ch.Label())})
 }
 

@@ -324,7 +324,7 @@ func (p *ThreadPoster) flushEdit(ctx context.Context, th bot.ThreadRef, edit bot
 // while chat was already failing but before herald had declared it down.
 func markKeptBeforeSummary(items []bot.OutboxItem) {
 	for i, it := range items {
-		if it.Kind == "summary" {
+		if it.Kind == bot.KindSummary {
 			for j := range items[:i] {
 				items[j].DuringOutage = true
 			}
@@ -343,9 +343,9 @@ func supersededEdit(items []bot.OutboxItem) bool {
 	return false
 }
 
-func digestible(kind string) bool {
+func digestible(kind bot.ItemKind) bool {
 	switch kind {
-	case "root", "post", "summary", bot.KindEdit:
+	case bot.KindRoot, bot.KindPost, bot.KindSummary, bot.KindEdit:
 		return false
 	}
 	return true

@@ -58,7 +58,7 @@ func (c *ResilientChat) PostRoot(ctx context.Context, channel string, m bot.Mess
 		}
 	}
 	th := bot.ThreadRef{Platform: c.Platform, Channel: channel, RootID: bot.PendingPrefix + newID()}
-	item := bot.OutboxItem{ID: "root", Thread: th, Kind: "root", Message: m, At: c.Clock.Now(), DuringOutage: true}
+	item := bot.OutboxItem{ID: "root", Thread: th, Kind: bot.KindRoot, Message: m, At: c.Clock.Now(), DuringOutage: true}
 	if err := c.Outbox.OutboxAppend(ctx, item); err != nil {
 		return bot.ThreadRef{}, fmt.Errorf("keeping the root message for the replay: %w", err)
 	}
@@ -75,7 +75,7 @@ func (c *ResilientChat) Post(ctx context.Context, th bot.ThreadRef, m bot.Messag
 		}
 	}
 	id := keptPrefix + newID()
-	item := bot.OutboxItem{ID: id, Thread: th, Kind: "post", Message: m, At: c.Clock.Now(), DuringOutage: true}
+	item := bot.OutboxItem{ID: id, Thread: th, Kind: bot.KindPost, Message: m, At: c.Clock.Now(), DuringOutage: true}
 	if err := c.Outbox.OutboxAppend(ctx, item); err != nil {
 		return bot.MessageRef{}, fmt.Errorf("keeping a thread message for the replay: %w", err)
 	}

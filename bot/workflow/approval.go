@@ -88,7 +88,7 @@ func (s *Service) Approve(ctx context.Context, by bot.Actor, broadcastID string)
 		s.report(ctx, s.announceExpiry(ctx, b))
 		return b, &bot.DecidedError{BroadcastID: b.ID, State: bot.BroadcastExpired, By: bot.SystemActor, At: b.DecidedAt}
 	}
-	s.audit(ctx, by, "broadcast.approve", b.Draft.IncidentID, b.ID+" requested by "+bot.ActorLabel(b.RequestedBy))
+	s.audit(ctx, by, bot.AuditBroadcastApprove, b.Draft.IncidentID, b.ID+" requested by "+bot.ActorLabel(b.RequestedBy))
 	s.report(ctx, s.editApproval(ctx, b, ApprovedMessage(b, s.body(ctx, b))))
 	if err := s.startRelay(ctx, b); err != nil {
 		return b, err
@@ -123,7 +123,7 @@ func (s *Service) Reject(ctx context.Context, by bot.Actor, broadcastID, reason 
 		s.report(ctx, s.announceExpiry(ctx, b))
 		return b, &bot.DecidedError{BroadcastID: b.ID, State: bot.BroadcastExpired, By: bot.SystemActor, At: b.DecidedAt}
 	}
-	s.audit(ctx, by, "broadcast.reject", b.Draft.IncidentID, b.ID+": "+reason)
+	s.audit(ctx, by, bot.AuditBroadcastReject, b.Draft.IncidentID, b.ID+": "+reason)
 	s.report(ctx, s.editApproval(ctx, b, RejectedMessage(b, s.body(ctx, b))))
 	return b, nil
 }
@@ -166,7 +166,7 @@ func (s *Service) ExpireApprovals(ctx context.Context) (int, error) {
 }
 
 func (s *Service) announceExpiry(ctx context.Context, b bot.Broadcast) error {
-	s.audit(ctx, bot.SystemActor, "broadcast.expire", b.Draft.IncidentID,
+	s.audit(ctx, bot.SystemActor, bot.AuditBroadcastExpire, b.Draft.IncidentID,
 		fmt.Sprintf("%s: no decision within %s, nothing sent", b.ID, bot.HumanDuration(b.ExpiresAt.Sub(b.RequestedAt))))
 	return s.editApproval(ctx, b, ExpiredMessage(b, s.body(ctx, b)))
 }

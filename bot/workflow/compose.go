@@ -189,7 +189,7 @@ func (s *Service) Submit(ctx context.Context, by bot.Actor, d bot.Draft) (bot.Br
 		if err := s.createBroadcast(ctx, &b); err != nil {
 			return bot.Broadcast{}, err
 		}
-		s.audit(ctx, by, "broadcast.send", inc.ID, b.ID+": "+detail)
+		s.audit(ctx, by, bot.AuditBroadcastSend, inc.ID, b.ID+": "+detail)
 		if err := s.startRelay(ctx, b); err != nil {
 			return b, err
 		}
@@ -201,7 +201,7 @@ func (s *Service) Submit(ctx context.Context, by bot.Actor, d bot.Draft) (bot.Br
 	if err := s.createBroadcast(ctx, &b); err != nil {
 		return bot.Broadcast{}, err
 	}
-	s.audit(ctx, by, "broadcast.request", inc.ID, b.ID+": "+detail)
+	s.audit(ctx, by, bot.AuditBroadcastRequest, inc.ID, b.ID+": "+detail)
 	if inc.Thread.IsZero() {
 		return b, fmt.Errorf("%s has no chat thread to ask for approval of %s in: %w", inc.ID, b.ID, bot.ErrChatDown)
 	}

@@ -65,14 +65,14 @@ func (s *Service) Declare(ctx context.Context, by bot.Actor, title string, sever
 	detail := fmt.Sprintf("SEV%d %s", inc.Severity, inc.Title)
 	th, err := s.Chat.PostRoot(ctx, channel, RootMessage(inc))
 	if err != nil {
-		s.audit(ctx, by, "incident.declare", inc.ID, detail+" (root message not posted)")
+		s.audit(ctx, by, bot.AuditIncidentDeclare, inc.ID, detail+" (root message not posted)")
 		return inc, fmt.Errorf("posting incident %s in channel %s: %w", inc.ID, channel, err)
 	}
 	inc.Thread = th
 	if err := s.Incidents.SaveIncident(ctx, inc); err != nil {
 		return inc, fmt.Errorf("saving the thread of incident %s: %w", inc.ID, err)
 	}
-	s.audit(ctx, by, "incident.declare", inc.ID, detail)
+	s.audit(ctx, by, bot.AuditIncidentDeclare, inc.ID, detail)
 	return inc, nil
 }
 

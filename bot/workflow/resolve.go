@@ -40,7 +40,7 @@ func (s *Service) Resolve(ctx context.Context, by bot.Actor, id string) (bot.Inc
 	if err := s.Incidents.SaveIncident(ctx, inc); err != nil {
 		return bot.Incident{}, fmt.Errorf("saving resolved incident %s: %w", inc.ID, err)
 	}
-	s.audit(ctx, by, "incident.resolve", inc.ID, "after "+bot.HumanDuration(inc.ResolvedAt.Sub(inc.DeclaredAt)))
+	s.audit(ctx, by, bot.AuditIncidentResolve, inc.ID, "after "+bot.HumanDuration(inc.ResolvedAt.Sub(inc.DeclaredAt)))
 	if inc.Thread.IsZero() {
 		return inc, nil
 	}

@@ -79,7 +79,7 @@ func (s *Service) report(ctx context.Context, err error) {
 
 // audit records an entry; a failing audit log does not undo what was done,
 // it is reported.
-func (s *Service) audit(ctx context.Context, by bot.Actor, action, incidentID, detail string) {
+func (s *Service) audit(ctx context.Context, by bot.Actor, action bot.AuditAction, incidentID, detail string) {
 	if s.Audit == nil {
 		return
 	}

@@ -169,7 +169,7 @@ func (f *serviceFixture) auditActions(t *testing.T, incID string) []string {
 	}
 	var out []string
 	for _, e := range trail {
-		out = append(out, e.Action+" by "+e.Actor.ID)
+		out = append(out, string(e.Action)+" by "+e.Actor.ID)
 	}
 	return out
 }
@@ -1165,7 +1165,7 @@ func TestAuditTrailHasEveryStep(t *testing.T) {
 	}
 	var got []string
 	for _, e := range trail {
-		got = append(got, e.Action+" by "+e.Actor.ID)
+		got = append(got, string(e.Action)+" by "+e.Actor.ID)
 		if strings.Contains(e.Detail, "+49") || strings.Contains(e.Detail, "+1415") {
 			t.Errorf("audit detail has a phone number: %q", e.Detail)
 		}

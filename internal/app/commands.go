@@ -131,7 +131,7 @@ func Send(ctx context.Context, o SendOptions) int {
 	if err := h.store.SaveBroadcast(ctx, b); err != nil {
 		return fail("saving the broadcast: %v", err)
 	}
-	_ = h.store.Audit(ctx, bot.AuditEntry{At: now, Actor: by, Action: "broadcast.send", IncidentID: inc.ID,
+	_ = h.store.Audit(ctx, bot.AuditEntry{At: now, Actor: by, Action: bot.AuditBroadcastSend, IncidentID: inc.ID,
 		Detail: fmt.Sprintf("%s from the terminal to %s (template %s, sms-only %v)", b.ID, strings.Join(d.Audiences, ","), d.Template, d.SMSOnly)})
 	fmt.Fprintf(out, "%s: sending %q to %d recipients (%d SMS, %d WhatsApp), %d opted out\n", b.ID, plan.Template.Name,
 		len(plan.Recipients), plan.PerChannel[bot.ChannelSMS], plan.PerChannel[bot.ChannelWhatsApp], len(plan.OptedOut))
@@ -294,7 +294,7 @@ func Forget(ctx context.Context, o ForgetOptions) error {
 	if err := store.Forget(ctx, phone); err != nil {
 		return fmt.Errorf("erasing %s: %w", bot.MaskPhone(phone), err)
 	}
-	_ = store.Audit(ctx, bot.AuditEntry{At: time.Now(), Actor: terminalActor(), Action: "recipient.forget", Detail: bot.MaskPhone(phone)})
+	_ = store.Audit(ctx, bot.AuditEntry{At: time.Now(), Actor: terminalActor(), Action: bot.AuditRecipientForget, Detail: bot.MaskPhone(phone)})
 	if o.Out != nil {
 		fmt.Fprintf(o.Out, "erased what herald kept about %s (deliveries, replies routing, opt-out, WhatsApp window).\n", bot.MaskPhone(phone))
 		if dir, err := cfg.Directory(); err == nil {
@@ -348,7 +348,7 @@ func Audit(ctx context.Context, o AuditOptions) error {
 		if e.Actor.Name != "" && e.Actor.Name != e.Actor.ID {
 			who += " (" + e.Actor.Name + ")"
 		}
-		line := strings.Join(slices.DeleteFunc([]string{e.At.UTC().Format(time.RFC3339), e.IncidentID, e.Action, who, e.Detail},
+		line := strings.Join(slices.DeleteFunc([]string{e.At.UTC().Format(time.RFC3339), e.IncidentID, string(e.Action), who, e.Detail},
 			func(s string) bool { return s == "" }), "  ")
 		fmt.Fprintln(out, line)
 	}
@@ -373,7 +373,7 @@ func (h *herald) abandonSend(ctx context.Context, id string) string {
 	})
 	switch {
 	case err == nil:
-		_ = h.store.Audit(ctx, bot.AuditEntry{At: h.clock.Now(), Actor: terminalActor(), Action: "broadcast.withdraw",
+		_ = h.store.Audit(ctx, bot.AuditEntry{At: h.clock.Now(), Actor: terminalActor(), Action: bot.AuditBroadcastWithdraw,
 			IncidentID: b.Draft.IncidentID, Detail: id + ": herald send could not start it"})
 		return "Nothing was sent; it is safe to run the same herald send again."
 	case errors.Is(err, bot.ErrConflict):
