@@ -47,9 +47,9 @@ type Contact struct {
 // AuditEntry is one line of the audit trail: every command, approval, send
 // and reply.
 type AuditEntry struct {
-	At         time.Time `json:"at"`
-	Actor      Actor     `json:"actor"`
+	At         time.Time   `json:"at"`
+	Actor      Actor       `json:"actor"`
 	Action     AuditAction `json:"action"`
-	IncidentID string    `json:"incident_id,omitempty"`
-	Detail     string    `json:"detail,omitempty"` // never a raw phone number
+	IncidentID string      `json:"incident_id,omitempty"`
+	Detail     string      `json:"detail,omitempty"` // never a raw phone number
 }
