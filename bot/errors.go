@@ -1,6 +1,9 @@
 package bot
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -70,3 +73,27 @@ func (e *DecidedError) Error() string {
 }
 
 func (e *DecidedError) Unwrap() error { return ErrConflict }
+
+// Refusal reports whether err is one of the core's refusals (a missing
+// role, problems with a draft, something not found, a decision already
+// taken): the person's situation, explained to them from the error's
+// fields. Anything else is unexpected, herald's fault: it is logged with its
+// ErrorRef, and the person sees only a plain sentence and that reference.
+func Refusal(err error) bool {
+	var forbidden *ForbiddenError
+	var invalid *ValidationError
+	return errors.As(err, &forbidden) || errors.As(err, &invalid) ||
+		errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict)
+}
+
+// ErrorRef is a short reference to an unexpected error ("E-3F9A1C"): shown
+// to the person instead of the error's text, and logged beside the error
+// (field "ref"), so whoever runs herald finds the log line. The same error
+// text always gives the same reference.
+func ErrorRef(err error) string {
+	if err == nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(err.Error()))
+	return "E-" + strings.ToUpper(hex.EncodeToString(sum[:3]))
+}

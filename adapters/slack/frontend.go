@@ -264,10 +264,7 @@ func (f *Frontend) within(ctx context.Context, fn func(ctx context.Context) erro
 // explanation (missing role, problems, already decided, not found). Other
 // errors are reported too, since they are herald's fault, not the person's.
 func (f *Frontend) refusal(ctx context.Context, err error) bot.Message {
-	var forbidden *bot.ForbiddenError
-	var invalid *bot.ValidationError
-	if !errors.As(err, &forbidden) && !errors.As(err, &invalid) &&
-		!errors.Is(err, bot.ErrConflict) && !errors.Is(err, bot.ErrNotFound) {
+	if !bot.Refusal(err) {
 		f.report(ctx, err)
 	}
 	return workflow.RefusalMessage(err)

@@ -44,10 +44,8 @@ func (h *Handler) cardAction(ctx context.Context, log zerolog.Logger, act schema
 		return invokeResult{}
 	}
 	refuse := func(err error) invokeResult {
-		var forbidden *bot.ForbiddenError
-		var invalid *bot.ValidationError
-		if !errors.As(err, &forbidden) && !errors.As(err, &invalid) && !errors.Is(err, bot.ErrNotFound) && !errors.Is(err, bot.ErrConflict) {
-			log.Error().Err(err).Msg("teams card action failed")
+		if !bot.Refusal(err) {
+			log.Error().Err(err).Str("ref", bot.ErrorRef(err)).Msg("teams card action failed")
 		}
 		return tell(workflow.RefusalMessage(err))
 	}

@@ -390,10 +390,8 @@ func (h *Handler) incidentFor(ctx context.Context, log zerolog.Logger, act schem
 // fail tells the person what went wrong (the core's refusal texts) and logs
 // what is not their doing.
 func (h *Handler) fail(ctx context.Context, log zerolog.Logger, act schema.Activity, err error) {
-	var forbidden *bot.ForbiddenError
-	var invalid *bot.ValidationError
-	if !errors.As(err, &forbidden) && !errors.As(err, &invalid) && !errors.Is(err, bot.ErrNotFound) && !errors.Is(err, bot.ErrConflict) {
-		log.Error().Err(err).Msg("teams command failed")
+	if !bot.Refusal(err) {
+		log.Error().Err(err).Str("ref", bot.ErrorRef(err)).Msg("teams command failed")
 	}
 	h.say(ctx, log, act, workflow.RefusalMessage(err))
 }

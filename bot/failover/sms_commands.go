@@ -43,7 +43,7 @@ func errText(err error) string {
 	if err == nil {
 		return ""
 	}
-	return err.Error()
+	return bot.MaskPhonesIn(err.Error()) + " (ref " + bot.ErrorRef(err) + ")"
 }
 
 func firstIncidentID(args []string) string {

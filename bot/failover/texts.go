@@ -40,17 +40,25 @@ const textRejectedBySMS = "rejected by SMS"
 func SMSError(err error) string {
 	var fe *bot.ForbiddenError
 	var ve *bot.ValidationError
+	var de *bot.DecidedError
 	switch {
 	case errors.As(err, &fe):
-		return "Refused: " + fe.Error() + "."
+		return "Refused: " + workflow.ForbiddenSentence(fe) + "."
 	case errors.As(err, &ve):
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(ve.Problems)) {
 			parts = append(parts, k+": "+ve.Problems[k])
 		}
 		return "Not sent: " + strings.Join(parts, "; ")
+	case errors.As(err, &de):
+		return bot.Capitalise(workflow.DecidedSentence(de)) + "."
+	case errors.Is(err, bot.ErrNotFound):
+		if ids := bot.IncidentIDsIn(err.Error()); len(ids) > 0 {
+			return "No incident " + ids[0] + ". Text STATUS for the open ones."
+		}
+		return "Not found. Text STATUS for the open incidents."
 	}
-	return "Failed: " + err.Error()
+	return "Failed on herald's side. Try again; if it keeps failing, tell whoever runs herald: ref " + bot.ErrorRef(err) + "."
 }
 
 // SMSIncidentList lists open incidents.

@@ -293,7 +293,9 @@ func HelpMessage() bot.Message {
 }
 
 // RefusalMessage explains to the person who asked why herald did not do it,
-// and what they can do instead. Adapters show it only to that person.
+// and what they can do instead, rendered from the refusal's fields (never
+// from an error's text, which is for logs). Adapters show it only to that
+// person.
 func RefusalMessage(err error) bot.Message {
 	var forbidden *bot.ForbiddenError
 	var invalid *bot.ValidationError
@@ -307,7 +309,7 @@ func RefusalMessage(err error) bot.Message {
 			}
 		}
 		return bot.Message{
-			Title: "Not allowed: " + forbidden.Error(),
+			Title: "Not allowed: " + ForbiddenSentence(forbidden),
 			Text:  fmt.Sprintf("Ask whoever runs herald to add you to roles.%ss in its config, or ask a %s to do it.", forbidden.Role, forbidden.Role),
 		}
 	case errors.As(err, &invalid):
@@ -318,17 +320,53 @@ func RefusalMessage(err error) bot.Message {
 		}
 		return bot.Message{Title: "Please fix this first", Text: strings.Join(lines, "\n")}
 	case errors.As(err, &decided):
-		return bot.Message{Title: bot.Capitalise(decided.Error())}
+		return bot.Message{Title: bot.Capitalise(DecidedSentence(decided))}
 	case errors.Is(err, bot.ErrNotFound):
-		return bot.Message{
-			Title: "Not found",
-			Text:  bot.MaskPhonesIn(err.Error()) + "\nCheck the incident id with /incident list.",
+		what := "herald found nothing by that name."
+		if ids := bot.IncidentIDsIn(err.Error()); len(ids) > 0 {
+			what = "herald has no incident " + ids[0] + "."
 		}
+		return bot.Message{Title: "Not found", Text: what + "\nCheck the incident id with /incident list."}
+	case errors.Is(err, bot.ErrConflict):
+		return bot.Message{Title: "Someone else changed this just now", Text: "Nothing was done twice. Look at the thread for what happened, then try again if it is still needed."}
 	}
+	return UnexpectedMessage(err)
+}
+
+// UnexpectedMessage is what a person sees when herald itself failed: a
+// plain sentence and a reference to the log line, never the error's text.
+func UnexpectedMessage(err error) bot.Message {
 	return bot.Message{
 		Title: "herald could not do that",
-		Text:  bot.MaskPhonesIn(err.Error()) + "\nTry again in a moment. If it keeps failing, tell whoever runs herald.",
+		Text:  "Something went wrong on herald's side. Try again in a moment. If it keeps failing, tell whoever runs herald the reference " + bot.ErrorRef(err) + ".",
 	}
+}
+
+// ForbiddenSentence says who may do what was refused: "only a responder may
+// declare an incident".
+func ForbiddenSentence(e *bot.ForbiddenError) string {
+	if e.FourEyes {
+		return "you requested this update yourself, so another " + e.Role + " must approve it (four eyes)"
+	}
+	article := "a "
+	if e.Role != "" && strings.ContainsRune("aeiou", rune(e.Role[0])) {
+		article = "an "
+	}
+	return "only " + article + e.Role + " may " + e.Action
+}
+
+// DecidedSentence says what became of an approval request someone tried to
+// decide too late: "INC-4-B2 was already approved by Lee Chen".
+func DecidedSentence(e *bot.DecidedError) string {
+	switch e.State {
+	case bot.BroadcastRejected:
+		return e.BroadcastID + " was already rejected by " + bot.ActorLabel(e.By) + ": nothing was sent"
+	case bot.BroadcastExpired:
+		return e.BroadcastID + " expired before anyone decided: nothing was sent"
+	case bot.BroadcastPendingApproval:
+		return e.BroadcastID + " is still waiting for approval"
+	}
+	return e.BroadcastID + " was already approved by " + bot.ActorLabel(e.By)
 }
 
 func stateLabel(inc bot.Incident) string {

@@ -210,7 +210,7 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 			API: h.slackAPI, Workflow: h.services[bot.PlatformSlack], Directory: h.directory, Deduper: h.store,
 			SigningSecret: env.SlackSigningSecret, Replier: h.replies, IsResponder: roles.IsResponder, Failover: failoverSwitch{h},
 			Clock: h.clock, OnResult: observe,
-			OnError: func(_ context.Context, err error) { log.Warn().Err(err).Msg("slack") },
+			OnError: func(_ context.Context, err error) { log.Warn().Err(err).Str("ref", bot.ErrorRef(err)).Msg("slack") },
 		})
 		if err != nil {
 			return nil, fmt.Errorf("setting up Slack: %w", err)
