@@ -88,9 +88,13 @@ type Moment struct {
 func (m Moment) IsZero() bool { return m.At.IsZero() && m.Clock == "" && m.Ago == 0 }
 
 // Resolve returns the instant m means for a command given at now, reading a
-// wall-clock time in loc. A wall-clock time later than now is yesterday's:
-// something detected cannot lie in the future.
+// wall-clock time in loc (nil: UTC). A wall-clock time later than now is
+// yesterday's: something detected cannot lie in the future. The zero Moment
+// resolves to the zero time.
 func (m Moment) Resolve(now time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
 	switch {
 	case !m.At.IsZero():
 		return m.At
@@ -118,8 +122,9 @@ type Command struct {
 
 	// IncidentID is the incident the command is about, "" when not given
 	// (chat then means the newest open incident of the channel; SMS STATUS
-	// lists them all). Every command but list, cancel, failover and help
-	// takes one; tag and clock require it.
+	// lists them all). notify, status, resolve, reply, update, reach,
+	// scheduled and cancel may name one; tag and clock must; ParseSMS
+	// requires it of update and notify.
 	IncidentID string
 
 	// new
@@ -137,7 +142,7 @@ type Command struct {
 	// notify INC-n <audience[,audience]> <template> [field=value ...]
 	Audiences []string
 	Template  string
-	Fields    map[string]string // a value runs on to the next field=, spaces kept single
+	Fields    map[string]string // never nil when Template is set; a value runs on to the next field=, spaces kept single
 
 	// approve, reject
 	Code   string // the approval code the approvers were texted
@@ -162,10 +167,9 @@ const (
 )
 
 // OptionsGiven lists the flags of new, beyond --sev, that the line carried
-// (--drill, --tag, --detected). A front end that does
-// not act on one yet refuses the whole line with NotAvailable rather than
-// drop it: declaring a real incident when a drill was asked for is worse
-// than declaring nothing.
+// (--drill, --tag, --detected). A front end that does not act on one yet
+// refuses the whole line with NotAvailable rather than drop it: declaring a
+// real incident when a drill was asked for is worse than declaring nothing.
 func (c Command) OptionsGiven() []Flag {
 	if c.Name != New {
 		return nil

@@ -72,8 +72,8 @@ var smsForms = map[Name]string{
 	Notify: "INC-n <audience> <template> [field=value ...]",
 }
 
-// what says what each command does, as help lists it.
-var what = map[Name]string{
+// descriptions say what each command does, as help lists it.
+var descriptions = map[Name]string{
 	New:       fmt.Sprintf("declare an incident (SEV%d is the worst; default SEV%d)", bot.MinSeverity, bot.DefaultSeverity),
 	Notify:    "send stakeholders an update",
 	Status:    "where an incident and its updates are",
@@ -147,7 +147,7 @@ func Usage(s Surface, n Name) string {
 // organisation's own workspace and does not show it.
 func HelpText(s Surface, topic Name, org string) string {
 	if topic != "" {
-		line := Usage(s, topic) + ": " + what[topic]
+		line := Usage(s, topic) + ": " + descriptions[topic]
 		if !contains(offered[s], topic) {
 			line += " (not available " + where(s) + " yet)"
 		}
@@ -164,7 +164,7 @@ func HelpText(s Surface, topic Name, org string) string {
 		b.WriteString("*Usage:* @herald <command> (in a personal chat, just the command)")
 	}
 	for _, n := range offered[s] {
-		b.WriteString("\n• " + code(s, strings.TrimSpace(string(n)+" "+form(s, n))) + ": " + what[n])
+		b.WriteString("\n• " + code(s, strings.TrimSpace(string(n)+" "+form(s, n))) + ": " + descriptions[n])
 	}
 	if s == Slack {
 		b.WriteString("\nWithout `INC-n`, the newest open incident in this channel is meant.")

@@ -105,7 +105,7 @@ var allProblems = []Problem{ProblemUnknownCommand, ProblemNoTitle, ProblemTitleT
 
 func TestEveryNameAndProblemHasItsWords(t *testing.T) {
 	for _, n := range Names() {
-		if forms[n] == "" || what[n] == "" {
+		if forms[n] == "" || descriptions[n] == "" {
 			t.Errorf("%s has no usage form or description", n)
 		}
 	}
