@@ -32,7 +32,6 @@ const (
 	textRejectReasonPlaceholder = "e.g. wrong ETA, say 15:30"
 	textNeedReason              = "Please give a reason for rejecting: open Reject again and fill in the reason."
 	textAlreadyHandled          = "Already done: this button was used before."
-	textCardOutdated            = "This card is out of date. Start again with *incident notify*."
 )
 
 func textComposeTitle(inc bot.Incident) string {
@@ -163,8 +162,12 @@ func textDeclared(inc bot.Incident) string {
 }
 
 func textNoIncident() string {
-	return "No open incident here. Give its id (e.g. incident status INC-42) or see incident list."
+	return "No open incident here. Give its id (e.g. " + command.Invocation(command.Teams, command.Status, "INC-42") +
+		") or see " + command.Invocation(command.Teams, command.List, "") + "."
 }
+
+// textCardOutdated: the compose card's draft no longer fits the incident.
+var textCardOutdated = "This card is out of date. Start again with " + command.Invocation(command.Teams, command.Notify, "") + "."
 
 func textNoReplier() string {
 	return "Replying to stakeholders from Teams is not available on this herald."

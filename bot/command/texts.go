@@ -99,8 +99,12 @@ func form(s Surface, n Name) string {
 	return forms[n]
 }
 
-// invocation is how a person types the command on s.
-func invocation(s Surface, n Name, args string) string {
+// Invocation is how a person types the command on s, marked as something
+// to type: Invocation(Teams, Status, "INC-42") is *@herald status INC-42*,
+// on Slack `/incident status INC-42`, by SMS STATUS INC-42. Texts elsewhere
+// that point people at a command use it, so no surface is told another's
+// syntax.
+func Invocation(s Surface, n Name, args string) string {
 	line := strings.TrimSpace(string(n) + " " + args)
 	switch s {
 	case Slack:
@@ -134,11 +138,13 @@ func where(s Surface) string {
 
 // Usage is one command's usage line: "*Usage:* `/incident new <title>
 // [--sev 1..4]`".
-func Usage(s Surface, n Name) string {
+func Usage(s Surface, n Name) string { return usageLead(s) + Invocation(s, n, form(s, n)) }
+
+func usageLead(s Surface) string {
 	if s == SMS {
-		return "Usage: " + invocation(s, n, form(s, n))
+		return "Usage: "
 	}
-	return "*Usage:* " + invocation(s, n, form(s, n))
+	return "*Usage:* "
 }
 
 // HelpText answers help: every command the surface offers, or one command's
@@ -147,11 +153,15 @@ func Usage(s Surface, n Name) string {
 // organisation's own workspace and does not show it.
 func HelpText(s Surface, topic Name, org string) string {
 	if topic != "" {
-		line := Usage(s, topic) + ": " + descriptions[topic]
-		if !contains(offered[s], topic) {
-			line += " (not available " + where(s) + " yet)"
+		switch {
+		case contains(offered[s], topic):
+			return Usage(s, topic) + ": " + descriptions[topic]
+		case contains(offered[SMS], topic):
+			// An SMS-only verb (UPDATE, APPROVE) is shown as it is texted.
+			return usageLead(s) + code(s, Invocation(SMS, topic, form(SMS, topic))) +
+				" by SMS while chat is down: " + descriptions[topic]
 		}
-		return line
+		return Usage(s, topic) + ": " + descriptions[topic] + " (not available " + where(s) + " yet)"
 	}
 	if s == SMS {
 		return smsHelp(org)
@@ -177,7 +187,14 @@ func HelpText(s Surface, topic Name, org string) string {
 // Explain answers a line that was not understood: what is wrong, then how
 // to type it. A line whose command is unknown gets the whole list in chat;
 // over SMS, where each answer costs, a pointer to HELP.
+//
+// A mistyped command that s does not offer anyway (failover in Teams,
+// RESOLVE by SMS) is answered as not available: fixing the line would not
+// help.
 func Explain(s Surface, e *UsageError) string {
+	if e.Command != "" && !contains(offered[s], e.Command) {
+		return NotAvailable(s, Command{Name: e.Command})
+	}
 	problem := problemText(s, e)
 	switch {
 	case e.Command == "" && s == SMS:
@@ -207,14 +224,16 @@ func NotAvailable(s Surface, c Command) string {
 		switch c.Name {
 		case Notify:
 			return "Notifying in one line is for SMS while chat is down; here " +
-				invocation(s, Notify, c.IncidentID) + " opens the form."
+				Invocation(s, Notify, c.IncidentID) + " opens the form."
 		case Update:
-			return code(s, "update") + " is for SMS while chat is down; here, post the update in the incident's thread."
+			return code(s, Invocation(SMS, Update, form(SMS, Update))) +
+				" is an SMS command for when chat is down; here, post the update in the incident's thread."
 		case Approve, Reject:
-			return code(s, string(c.Name)+" <code>") + " is for SMS while chat is down; here, use the *Approve* and *Reject* buttons in the incident's thread."
+			return code(s, Invocation(SMS, c.Name, "<code>")) +
+				" is an SMS command for when chat is down; here, use the *Approve* and *Reject* buttons in the incident's thread."
 		}
 	}
-	return invocation(s, c.Name, "") + " is not available " + where(s) + " yet."
+	return Invocation(s, c.Name, "") + " is not available " + where(s) + " yet."
 }
 
 // problems are the sentences for what is wrong, one per Problem.

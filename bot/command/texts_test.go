@@ -173,8 +173,8 @@ func TestOffersAndNotAvailable(t *testing.T) {
 		{Slack, "notify INC-1 executives investigating", false, "Notifying in one line is for SMS while chat is down; here `/incident notify INC-1` opens the form."},
 		{Slack, "notify INC-1", true, ""},
 		{SMS, "NOTIFY INC-1 executives investigating", true, ""},
-		{Teams, "update INC-1 fixed", false, "*update* is for SMS while chat is down; here, post the update in the incident's thread."},
-		{Slack, "approve 1234", false, "`approve <code>` is for SMS while chat is down"},
+		{Teams, "update INC-1 fixed", false, "*UPDATE INC-n <text>* is an SMS command for when chat is down; here, post the update in the incident's thread."},
+		{Slack, "approve 1234", false, "`APPROVE <code>` is an SMS command for when chat is down"},
 		{SMS, "APPROVE 1234", true, ""},
 	}
 	for _, tt := range tests {
