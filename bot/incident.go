@@ -108,3 +108,7 @@ type Actor struct {
 
 // SystemActor is herald acting on its own (expiry, failover replay).
 var SystemActor = Actor{ID: "herald", Name: "herald"}
+
+// MaxTitleLength is the longest incident title, in characters: titles go
+// into every SMS, where each character counts.
+const MaxTitleLength = 150

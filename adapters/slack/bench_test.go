@@ -22,7 +22,7 @@ func BenchmarkRender(b *testing.B) {
 func BenchmarkParseCommand(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ParseCommand("new Checkout &amp; payments down for <@U1|dana> --sev 2"); err != nil {
+		if _, err := parseCommand("new Checkout &amp; payments down for <@U1|dana> --sev 2"); err != nil {
 			b.Fatal(err)
 		}
 	}

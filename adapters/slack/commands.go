@@ -8,6 +8,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/command"
 	"github.com/heraldops/herald/bot/workflow"
 )
 
@@ -24,17 +25,22 @@ func ephemeralMsg(r reply) *slack.Msg {
 // send at once (nil: an empty one). Slow work is left to the worker pool;
 // a modal is opened before returning.
 func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
-	cmd, err := ParseCommand(sc.Text)
-	var usage *UsageError
+	cmd, err := parseCommand(sc.Text)
+	var usage *command.UsageError
 	if errors.As(err, &usage) {
 		return ephemeralMsg(slackText(textUsageError(usage)))
 	}
+	if !command.Offers(command.Slack, cmd) {
+		// Parsed but not acted on here yet (reach, a --drill, SMS's UPDATE):
+		// say so, rather than "unknown command" or dropping a flag.
+		return ephemeralMsg(slackText(textNotAvailable(cmd)))
+	}
 	by := actorOf(sc.UserID, sc.UserName)
 	switch cmd.Name {
-	case cmdHelp:
-		return ephemeralMsg(slackText(textUsage))
+	case command.Help:
+		return ephemeralMsg(slackText(textHelp(cmd.Topic)))
 
-	case cmdNew:
+	case command.New:
 		ok := f.enqueue("declare", func(ctx context.Context) error {
 			inc, err := f.cfg.Workflow.Declare(ctx, by, cmd.Title, cmd.Severity, sc.ChannelID)
 			if err != nil {
@@ -47,7 +53,7 @@ func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Ms
 		})
 		return f.accepted(ok, textDeclaring(cmd.Title, cmd.Severity))
 
-	case cmdNotify:
+	case command.Notify:
 		inc, r := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)
 		if inc == "" {
 			return ephemeralMsg(r)
@@ -57,7 +63,7 @@ func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Ms
 		}
 		return nil
 
-	case cmdStatus:
+	case command.Status:
 		inc, r := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)
 		if inc == "" {
 			return ephemeralMsg(r)
@@ -68,14 +74,14 @@ func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Ms
 		}
 		return ephemeralMsg(coreMessage(workflow.StatusMessage(rep, f.cfg.Clock.Now())))
 
-	case cmdList:
+	case command.List:
 		incs, err := f.cfg.Workflow.List(ctx, !cmd.All)
 		if err != nil {
 			return ephemeralMsg(coreMessage(f.refusal(ctx, fmt.Errorf("listing incidents: %w", err))))
 		}
 		return ephemeralMsg(coreMessage(workflow.ListMessage(incs, !cmd.All, f.cfg.Clock.Now())))
 
-	case cmdResolve:
+	case command.Resolve:
 		inc, r := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)
 		if inc == "" {
 			return ephemeralMsg(r)
@@ -88,7 +94,7 @@ func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Ms
 		})
 		return f.accepted(ok, textResolving(inc))
 
-	case cmdReply:
+	case command.Reply:
 		if f.cfg.Replier == nil {
 			return ephemeralMsg(slackText(textReplyMissing))
 		}
@@ -108,7 +114,7 @@ func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Ms
 		})
 		return f.accepted(ok, textReplying(cmd.Who))
 
-	case cmdFailover:
+	case command.Failover:
 		if f.cfg.Failover == nil {
 			return ephemeralMsg(slackText(textFailoverMissing))
 		}
@@ -120,7 +126,7 @@ func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Ms
 		})
 		return f.accepted(ok, textFailoverSwitching(cmd.On))
 	}
-	return ephemeralMsg(slackText(textUsage))
+	return ephemeralMsg(slackText(textNotAvailable(cmd)))
 }
 
 func (f *Frontend) accepted(ok bool, text string) *slack.Msg {

@@ -164,6 +164,9 @@ func TestCommands(t *testing.T) {
 		{name: "resolve named", text: "resolve inc-7", wantAck: "Resolving INC-7", wantCall: "resolve U00FAKEUSER2 INC-7"},
 		{name: "reply without a replier", text: "reply INC-7 dana on it", wantAck: "not available"},
 		{name: "failover without a switch", text: "failover on", wantAck: "not available"},
+		{name: "a future word is not available yet", text: "reach INC-7", wantAck: "`/incident reach` is not available in Slack yet."},
+		{name: "a drill is not declared as a real incident", text: "new Checkout down --drill", wantAck: "`--drill` is not available yet"},
+		{name: "declare and -s read as in Teams", text: "declare Checkout down -s 2", wantAck: "Declaring *Checkout down* (SEV2)", wantCall: "declare U00FAKEUSER2 Checkout down 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,38 +14,21 @@ import (
 	"strings"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/command"
 	"github.com/heraldops/herald/bot/workflow"
 )
 
-// textUsage is escaped: it shows <title> and the like literally.
-var textUsage = escape("*Usage:* `/incident <command>`\n" +
-	"• `new <title> [--sev 1..4]`: declare an incident\n" +
-	"• `notify [INC-n]`: compose an update to stakeholders\n" +
-	"• `status [INC-n]`: where an incident and its updates are\n" +
-	"• `list [all]`: open incidents (all: resolved too)\n" +
-	"• `resolve [INC-n]`: mark an incident resolved\n" +
-	"• `reply [INC-n] <who> <text>`: answer a stakeholder by SMS or WhatsApp\n" +
-	"• `failover on|off`: force SMS-only mode, or end it\n" +
-	"• `help`: this list\n" +
-	"Without `INC-n`, the newest open incident in this channel is meant.")
+// The words about commands (help, usage, refusals of a mistyped line, "not
+// available yet") come from bot/command, shared with Teams and SMS and
+// rendered in Slack's syntax. They repeat what was typed, so they are
+// escaped here.
 
-// usageOf is the one-line usage of a subcommand, for argument errors.
-var usageOf = map[string]string{
-	cmdNew:      "`/incident new <title> [--sev 1..4]`",
-	cmdNotify:   "`/incident notify [INC-n]`",
-	cmdStatus:   "`/incident status [INC-n]`",
-	cmdList:     "`/incident list [all]`",
-	cmdResolve:  "`/incident resolve [INC-n]`",
-	cmdReply:    "`/incident reply [INC-n] <who> <text>`",
-	cmdFailover: "`/incident failover on|off`",
-	cmdHelp:     "`/incident help`",
-}
+func textHelp(topic command.Name) string { return escape(command.HelpText(command.Slack, topic, "")) }
 
-func textUsageError(e *UsageError) string {
-	if e.Command == "" {
-		return escape(e.Problem) + "\n" + textUsage
-	}
-	return escape(e.Problem) + "\n*Usage:* " + escape(usageOf[e.Command])
+func textUsageError(e *command.UsageError) string { return escape(command.Explain(command.Slack, e)) }
+
+func textNotAvailable(c command.Command) string {
+	return escape(command.NotAvailable(command.Slack, c))
 }
 
 func textDeclaring(title string, sev int) string {
@@ -95,33 +78,6 @@ func textProblems(problems map[string]string) string {
 		b.WriteString("\n• " + escape(problems[k]))
 	}
 	return b.String()
-}
-
-// ---- command-line problems (after textUsage's "what went wrong") ----
-
-const (
-	textTooManyWords         = "Too many words: give at most one incident id."
-	textListArgs             = "`list` takes nothing or `all`."
-	textOnOrOff              = "Say `on` or `off`."
-	textSevTwice             = "Give --sev only once."
-	textNoTitle              = "The incident needs a title."
-	textReplyNeedsWhoAndWhat = "Say whom to answer and what."
-)
-
-func textNotAnIncidentID(s string) string {
-	return fmt.Sprintf("%q is not an incident id like INC-42.", s)
-}
-
-func textUnknownCommand(name string) string {
-	return fmt.Sprintf("herald does not know the command %q.", name)
-}
-
-func textBadSeverity(val string) string {
-	return fmt.Sprintf("Severity must be %d to %d (1 is the worst), not %q.", bot.MinSeverity, bot.MaxSeverity, val)
-}
-
-func textTitleTooLong() string {
-	return fmt.Sprintf("The title is too long (at most %d characters).", workflow.MaxTitleLength)
 }
 
 // ---- modals ----

@@ -320,7 +320,9 @@ func TestCommandsAnswerInTheirConversation(t *testing.T) {
 		{"help", "incident commands"},
 		{"list", "INC-1"},
 		{"status INC-1", "INC-1"},
-		{"incident frobnicate", `unknown command "frobnicate"`},
+		{"incident frobnicate", `herald does not know the command "frobnicate"`}, // one wording with Slack now
+		{"failover on", "is not available in Teams yet"},
+		{"new Drill run --drill", "is not available yet: declare without it"},
 		{"new --sev 9 Oops", "severity \"9\" is not a number from 1 to 4"},
 		{"status INC-77", "Not found"},
 		{"reply dana hello", "not available"},

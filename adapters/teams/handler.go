@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/command"
 	"github.com/heraldops/herald/bot/workflow"
 )
 
@@ -268,18 +269,25 @@ func (h *Handler) message(ctx context.Context, log zerolog.Logger, act schema.Ac
 	if raw, err := json.Marshal(act.Entities); err == nil {
 		_ = json.Unmarshal(raw, &entities)
 	}
-	text := StripMention(act.Text, botName(act, entities))
-	cmd, err := ParseCommand(text)
-	if err != nil {
-		h.sayText(ctx, log, act, textUsage(strings.TrimPrefix(err.Error(), ErrUsage.Error()+": ")))
+	cmd, err := parseCommand(act.Text, botName(act, entities))
+	var usage *command.UsageError
+	if errors.As(err, &usage) {
+		h.sayText(ctx, log, act, textUsageError(usage))
 		return
 	}
-	log = log.With().Str("command", cmd.Name).Logger()
+	log = log.With().Str("command", string(cmd.Name)).Logger()
+	if !command.Offers(command.Teams, cmd) {
+		// Parsed but not acted on in Teams yet (failover, reach, a --drill,
+		// SMS's UPDATE): say so, rather than "unknown command" or dropping
+		// a flag.
+		h.sayText(ctx, log, act, textNotAvailable(cmd))
+		return
+	}
 	by := actor(act)
 	switch cmd.Name {
-	case "help":
-		h.say(ctx, log, act, workflow.HelpMessage())
-	case "new":
+	case command.Help:
+		h.say(ctx, log, act, textHelp(cmd.Topic))
+	case command.New:
 		inc, err := h.Workflow.Declare(ctx, by, cmd.Title, cmd.Severity, baseConversation(act.Conversation.ID))
 		if err != nil {
 			h.fail(ctx, log, act, fmt.Errorf("declaring an incident: %w", err))
@@ -288,13 +296,13 @@ func (h *Handler) message(ctx context.Context, log zerolog.Logger, act schema.Ac
 		if !inSameThread(act, inc.Thread) {
 			h.sayText(ctx, log, act, textDeclared(inc))
 		}
-	case "notify":
+	case command.Notify:
 		inc, ok := h.incidentFor(ctx, log, act, cmd.IncidentID)
 		if !ok {
 			return
 		}
 		h.postCompose(ctx, log, act, inc)
-	case "status":
+	case command.Status:
 		inc, ok := h.incidentFor(ctx, log, act, cmd.IncidentID)
 		if !ok {
 			return
@@ -305,14 +313,14 @@ func (h *Handler) message(ctx context.Context, log zerolog.Logger, act schema.Ac
 			return
 		}
 		h.say(ctx, log, act, workflow.StatusMessage(rep, h.now()))
-	case "list":
+	case command.List:
 		incs, err := h.Workflow.List(ctx, !cmd.All)
 		if err != nil {
 			h.fail(ctx, log, act, fmt.Errorf("listing incidents: %w", err))
 			return
 		}
 		h.say(ctx, log, act, workflow.ListMessage(incs, !cmd.All, h.now()))
-	case "resolve":
+	case command.Resolve:
 		inc, ok := h.incidentFor(ctx, log, act, cmd.IncidentID)
 		if !ok {
 			return
@@ -320,7 +328,7 @@ func (h *Handler) message(ctx context.Context, log zerolog.Logger, act schema.Ac
 		if _, err := h.Workflow.Resolve(ctx, by, inc.ID); err != nil {
 			h.fail(ctx, log, act, fmt.Errorf("resolving %s: %w", inc.ID, err))
 		}
-	case "reply":
+	case command.Reply:
 		if h.Replier == nil {
 			h.sayText(ctx, log, act, textNoReplier())
 			return

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/command"
 	"github.com/heraldops/herald/bot/workflow"
 )
 
@@ -32,7 +33,6 @@ const (
 	textRejectReasonPlaceholder = "e.g. wrong ETA, say 15:30"
 	textNeedReason              = "Please give a reason for rejecting: open Reject again and fill in the reason."
 	textAlreadyHandled          = "Already done: this button was used before."
-	textCardOutdated            = "This card is out of date. Start again with *incident notify*."
 )
 
 func textComposeTitle(inc bot.Incident) string {
@@ -163,8 +163,12 @@ func textDeclared(inc bot.Incident) string {
 }
 
 func textNoIncident() string {
-	return "No open incident here. Give its id (e.g. incident status INC-42) or see incident list."
+	return "No open incident here. Give its id (e.g. " + command.Invocation(command.Teams, command.Status, "INC-42") +
+		") or see " + command.Invocation(command.Teams, command.List, "") + "."
 }
+
+// textCardOutdated: the compose card's draft no longer fits the incident.
+var textCardOutdated = "This card is out of date. Start again with " + command.Invocation(command.Teams, command.Notify, "") + "."
 
 func textNoReplier() string {
 	return "Replying to stakeholders from Teams is not available on this herald."
@@ -174,26 +178,14 @@ func textReplySent(who string) string {
 	return "Sent to " + who + "."
 }
 
-// The problems textUsage explains, one per way a command can be mistyped.
-const (
-	textListArgs             = `list takes no arguments (or "all")`
-	textReplyNeedsWhoAndWhat = "reply needs who and what, e.g. reply dana We are on it"
-	textNoTitle              = "new needs a title, e.g. incident new Checkout fails --sev 2"
-)
+// The words about commands (help, usage, refusals of a mistyped line, "not
+// available yet") come from bot/command, shared with Slack and SMS and
+// rendered in Teams' syntax (@herald new, *bold* for what to type).
 
-func textTakesOneID(cmd string) string { return cmd + " takes at most an incident id" }
-
-func textUnknownCommand(name string) string { return fmt.Sprintf("unknown command %q", name) }
-
-func textSevNeedsNumber() string {
-	return fmt.Sprintf("--sev needs a number from %d to %d", bot.MinSeverity, bot.MaxSeverity)
+func textHelp(topic command.Name) bot.Message {
+	return bot.Message{Text: command.HelpText(command.Teams, topic, "")}
 }
 
-func textBadSeverity(val string) string {
-	return fmt.Sprintf("severity %q is not a number from %d to %d", val, bot.MinSeverity, bot.MaxSeverity)
-}
+func textUsageError(e *command.UsageError) string { return command.Explain(command.Teams, e) }
 
-// textUsage answers a command herald did not understand.
-func textUsage(problem string) string {
-	return problem + "\nType *help* for the commands, e.g. *incident new Database down --sev 2*."
-}
+func textNotAvailable(c command.Command) string { return command.NotAvailable(command.Teams, c) }

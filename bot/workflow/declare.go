@@ -31,7 +31,7 @@ func (s *Service) Declare(ctx context.Context, by bot.Actor, title string, sever
 	problems := map[string]string{}
 	if title == "" {
 		problems["title"] = problemNoTitle()
-	} else if n := utf8.RuneCountInString(title); n > MaxTitleLength {
+	} else if n := utf8.RuneCountInString(title); n > bot.MaxTitleLength {
 		problems["title"] = problemTitleTooLong(n)
 	}
 	if severity < bot.MinSeverity || severity > bot.MaxSeverity {

@@ -27,10 +27,6 @@ type Settings struct {
 // decision when Settings.ApprovalTimeout is not set.
 const DefaultApprovalTimeout = 30 * time.Minute
 
-// MaxTitleLength is the longest incident title, in characters: titles go
-// into every SMS, where each character counts.
-const MaxTitleLength = 150
-
 // Service is the incident workflow every chat front end (Slack, Teams, SMS
 // during failover) drives: declare, compose and preview, approve, resolve.
 type Service struct {

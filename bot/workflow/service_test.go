@@ -258,7 +258,7 @@ func TestDeclareRefusesBadInput(t *testing.T) {
 	}{
 		{"empty title", responder, "", 2, "title"},
 		{"blank title", responder, " \n\t ", 2, "title"},
-		{"title too long", responder, strings.Repeat("x", workflow.MaxTitleLength+1), 2, "title"},
+		{"title too long", responder, strings.Repeat("x", bot.MaxTitleLength+1), 2, "title"},
 		{"severity too high", responder, "Checkout down", 5, "severity"},
 		{"severity negative", responder, "Checkout down", -1, "severity"},
 		{"not a responder", stranger, "Checkout down", 2, ""},

@@ -391,7 +391,7 @@ func ageSuffix(inc bot.Incident, now time.Time) string {
 func problemNoTitle() string { return "Give the incident a title: what is broken, in a few words." }
 
 func problemTitleTooLong(n int) string {
-	return fmt.Sprintf("The title has %d characters; keep it to %d so it fits in an SMS.", n, MaxTitleLength)
+	return fmt.Sprintf("The title has %d characters; keep it to %d so it fits in an SMS.", n, bot.MaxTitleLength)
 }
 
 func problemSeverity(sev int) string {
