@@ -27,6 +27,8 @@ type Settings struct {
 	MaxDigestChars int
 	// ApprovalCodeTTL is how long an SMS approval code is valid (default 30m).
 	ApprovalCodeTTL time.Duration
+	// Organisation heads the SMS HELP answer, as carriers expect.
+	Organisation string
 }
 
 // Failover runs incidents over SMS while chat is down: responders' SMS

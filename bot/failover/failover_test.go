@@ -305,3 +305,57 @@ func TestIncidentDeclaredBySMSDuringOutageGetsItsThreadOnRecovery(t *testing.T) 
 		t.Fatalf("thread = %+v, want the update then the summary", posts)
 	}
 }
+
+func TestSMSCommandsSpeakTheOneGrammar(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []string // in the answer
+		wantAudit  bot.AuditAction
+	}{
+		{"help names the organisation in one segment", "HELP", []string{"Acme Bank"}, "sms.help"},
+		{"an unknown word points at HELP", "FROBNICATE", []string{"HELP"}, "sms.unknown"},
+		{"a chat-only command is not available by SMS", "RESOLVE INC-1", []string{"not available"}, "sms.resolve"},
+		{"new reads the severity flag as chat does", "NEW Checkout down -s 2", []string{"INC-1 declared: Checkout down."}, "sms.new"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newFailoverWorld(t)
+			w.failover.Settings.Organisation = "Acme Bank"
+			w.inbound(responderPhone, tt.body)
+			sent := w.messenger.Sent()
+			if len(sent) == 0 {
+				t.Fatal("no answer")
+			}
+			answer := sent[len(sent)-1]
+			for _, s := range tt.want {
+				if !strings.Contains(answer.Body, s) {
+					t.Errorf("answer to %q lacks %q: %q", tt.body, s, answer.Body)
+				}
+			}
+			if tt.body == "HELP" && bot.CountSMS(answer.Body).Segments != 1 {
+				t.Errorf("HELP takes %d segments: %q", bot.CountSMS(answer.Body).Segments, answer.Body)
+			}
+			if strings.HasPrefix(tt.body, "NEW") {
+				inc, err := w.store.Incident(w.ctx, "INC-1")
+				if err != nil || inc.Title != "Checkout down" || inc.Severity != 2 {
+					t.Errorf("declared %q at SEV%d (%v), want \"Checkout down\" at SEV2", inc.Title, inc.Severity, err)
+				}
+			}
+			trail, _ := w.store.AuditTrail(w.ctx, "")
+			if len(trail) == 0 || trail[len(trail)-1].Action != tt.wantAudit {
+				t.Errorf("audit trail %v, want last action %s", trail, tt.wantAudit)
+			}
+		})
+	}
+}
+
+func TestSMSApprovalIsNotAuditedAgainstAnIncidentNamedAfterItsCode(t *testing.T) {
+	w := newFailoverWorld(t)
+	w.inbound(approverPhone, "APPROVE 4821")
+	trail, _ := w.store.AuditTrail(w.ctx, "")
+	for _, e := range trail {
+		if e.IncidentID == "INC-4821" {
+			t.Errorf("APPROVE 4821 audited against %s", e.IncidentID)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -8,34 +9,43 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/command"
 )
 
 // HandleSMS runs a responder's or approver's SMS command. It returns false,
 // touching nothing, for any other number: those messages are stakeholder
 // replies, never commands, and get no answer that could reveal anything.
+//
+// The words are read by bot/command, the one grammar chat uses too.
 func (f *Failover) HandleSMS(ctx context.Context, in bot.Inbound) (bool, error) {
 	responder := slices.Contains(f.Roles.ResponderPhones, in.From)
 	approver := slices.Contains(f.Roles.ApproverPhones, in.From)
 	if !responder && !approver {
 		return false, nil
 	}
-	words := strings.Fields(in.Body)
-	if len(words) == 0 {
-		return true, f.answer(ctx, in.From, SMSHelp())
-	}
 	by := bot.Actor{ID: in.From, Name: bot.MaskPhone(in.From)}
-	cmd := strings.ToUpper(words[0])
-	args := words[1:]
-	answer, err := f.run(ctx, by, in, cmd, args)
-	if err != nil {
-		answer = SMSError(err)
+	c, err := command.ParseSMS(in.Body)
+	action := bot.AuditSMSCommand(string(c.Name))
+	var usage *command.UsageError
+	var answer string
+	switch {
+	case errors.As(err, &usage):
+		answer = command.Explain(command.SMS, usage)
+		action = bot.AuditSMSCommand(cmp.Or(string(usage.Command), "unknown"))
+		err = nil // the person's typing, not a failure
+	case !command.Offers(command.SMS, c):
+		answer = command.NotAvailable(command.SMS, c) // RESOLVE, REPLY, FAILOVER, NEW --drill ...
+	default:
+		answer, err = f.run(ctx, by, in, c)
+		if err != nil {
+			answer = SMSError(err)
+		}
 	}
-	_ = f.Audit.Audit(ctx, bot.AuditEntry{At: f.Clock.Now(), Actor: by, Action: bot.AuditSMSCommand(cmd),
-		IncidentID: firstIncidentID(args), Detail: errText(err)})
+	_ = f.Audit.Audit(ctx, bot.AuditEntry{At: f.Clock.Now(), Actor: by, Action: action,
+		IncidentID: c.IncidentID, Detail: errText(err)})
 	return true, f.answer(ctx, in.From, answer)
 }
 
@@ -46,15 +56,6 @@ func errText(err error) string {
 	return bot.MaskPhonesIn(err.Error()) + " (ref " + bot.ErrorRef(err) + ")"
 }
 
-func firstIncidentID(args []string) string {
-	if len(args) > 0 {
-		if id, err := bot.ParseIncidentID(args[0]); err == nil {
-			return id
-		}
-	}
-	return ""
-}
-
 func (f *Failover) answer(ctx context.Context, to, text string) error {
 	if _, err := f.Messenger.Send(ctx, bot.Outbound{To: to, Channel: bot.ChannelSMS, Body: text}); err != nil {
 		return fmt.Errorf("answering %s by SMS: %w", bot.MaskPhone(to), err)
@@ -62,103 +63,54 @@ func (f *Failover) answer(ctx context.Context, to, text string) error {
 	return nil
 }
 
-func (f *Failover) run(ctx context.Context, by bot.Actor, in bot.Inbound, cmd string, args []string) (string, error) {
-	switch cmd {
-	case "HELP", "INFO":
-		return SMSHelp(), nil
-	case "STATUS", "LIST":
-		if len(args) == 0 {
-			incs, err := f.Service.List(ctx, true)
+func (f *Failover) run(ctx context.Context, by bot.Actor, in bot.Inbound, c command.Command) (string, error) {
+	switch c.Name {
+	case command.Status, command.List:
+		if c.IncidentID == "" {
+			incs, err := f.Service.List(ctx, !c.All)
 			if err != nil {
-				return "", err
+				return "", fmt.Errorf("listing incidents for %s: %w", by.Name, err)
 			}
 			return SMSIncidentList(incs), nil
 		}
-		id, err := bot.ParseIncidentID(args[0])
+		rep, err := f.Service.Status(ctx, c.IncidentID)
 		if err != nil {
-			return "", err
-		}
-		rep, err := f.Service.Status(ctx, id)
-		if err != nil {
-			return "", err
+			return "", fmt.Errorf("reporting on %s: %w", c.IncidentID, err)
 		}
 		return SMSStatus(rep), nil
-	case "NEW":
-		if len(args) == 0 {
-			return SMSUsage(smsFormNew), nil
-		}
-		inc, err := f.Service.Declare(ctx, by, strings.Join(args, " "), bot.DefaultSeverity, "")
+	case command.New:
+		inc, err := f.Service.Declare(ctx, by, c.Title, c.Severity, "")
 		if err != nil && inc.ID == "" {
-			return "", err
+			return "", fmt.Errorf("declaring an incident by SMS: %w", err)
 		}
 		return SMSDeclared(inc), nil
-	case "UPDATE":
-		if len(args) < 2 {
-			return SMSUsage(smsFormUpdate), nil
-		}
-		inc, err := f.incident(ctx, args[0])
+	case command.Update:
+		inc, err := f.Service.Incident(ctx, c.IncidentID)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("loading %s for an SMS update: %w", c.IncidentID, err)
 		}
-		text := restAfter(in.Body, 2)
 		item := bot.OutboxItem{ID: "update-" + in.MessageSID, Thread: inc.Thread, Kind: bot.KindUpdate,
-			Message: SMSUpdateMessage(by, text), At: in.ReceivedAt}
+			Message: SMSUpdateMessage(by, c.Text), At: in.ReceivedAt}
 		if err := f.Poster.Enqueue(ctx, item); err != nil {
-			return "", err
+			return "", fmt.Errorf("keeping the SMS update for %s: %w", inc.ID, err)
 		}
 		return SMSUpdateKept(inc.ID, f.digestInterval()), nil
-	case "NOTIFY":
-		return f.notify(ctx, by, args)
-	case "APPROVE", "REJECT":
-		if len(args) == 0 {
-			return SMSUsage(smsFormDecide(cmd)), nil
-		}
-		return f.decide(ctx, by, cmd == "APPROVE", args[0], strings.Join(args[1:], " "))
+	case command.Notify:
+		return f.notify(ctx, by, c)
+	case command.Approve, command.Reject:
+		return f.decide(ctx, by, c.Name == command.Approve, c.Code, c.Reason)
 	}
-	return SMSHelp(), nil
-}
-
-// restAfter returns s without its first n words, inner spacing kept.
-func restAfter(s string, n int) string {
-	s = strings.TrimSpace(s)
-	for range n {
-		i := strings.IndexFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' })
-		if i < 0 {
-			return ""
-		}
-		s = strings.TrimSpace(s[i:])
-	}
-	return s
-}
-
-func (f *Failover) incident(ctx context.Context, arg string) (bot.Incident, error) {
-	id, err := bot.ParseIncidentID(arg)
-	if err != nil {
-		return bot.Incident{}, err
-	}
-	return f.Service.Incident(ctx, id)
+	return command.HelpText(command.SMS, c.Topic, f.Settings.Organisation), nil
 }
 
 // notify: NOTIFY INC-n <audience[,audience]> <template> [field=value ...].
 // Relays during failover always go by SMS.
-func (f *Failover) notify(ctx context.Context, by bot.Actor, args []string) (string, error) {
-	if len(args) < 3 {
-		return SMSUsage(smsFormNotify), nil
-	}
-	inc, err := f.incident(ctx, args[0])
+func (f *Failover) notify(ctx context.Context, by bot.Actor, c command.Command) (string, error) {
+	inc, err := f.Service.Incident(ctx, c.IncidentID)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("loading %s to notify by SMS: %w", c.IncidentID, err)
 	}
-	d := bot.Draft{IncidentID: inc.ID, Audiences: strings.Split(args[1], ","), Template: args[2], Fields: map[string]string{}, SMSOnly: true}
-	var last string
-	for _, kv := range args[3:] {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			d.Fields[k] = v
-			last = k
-		} else if last != "" {
-			d.Fields[last] += " " + kv // values may contain spaces
-		}
-	}
+	d := bot.Draft{IncidentID: inc.ID, Audiences: c.Audiences, Template: c.Template, Fields: c.Fields, SMSOnly: true}
 	b, err := f.Service.Submit(ctx, by, d)
 	if err != nil {
 		return "", err

@@ -15,24 +15,6 @@ import (
 // The words herald uses over SMS while chat is down. SMS is short and read
 // under stress: lead with the incident id and what happened.
 
-// SMSHelp lists the SMS commands.
-func SMSHelp() string {
-	return "herald SMS commands: STATUS [INC-n] | NEW <title> | UPDATE INC-n <text> | NOTIFY INC-n <audience> <template> [field=value ...] | APPROVE <code> | REJECT <code> [reason]"
-}
-
-// SMSUsage shows one command's form.
-func SMSUsage(form string) string { return "Usage: " + form }
-
-// The forms of the SMS commands, as SMSUsage shows them.
-const (
-	smsFormNew    = "NEW <title>"
-	smsFormUpdate = "UPDATE INC-n <text>"
-	smsFormNotify = "NOTIFY INC-n <audience> <template> [field=value ...]"
-)
-
-// smsFormDecide is APPROVE's or REJECT's form.
-func smsFormDecide(cmd string) string { return cmd + " <code>" }
-
 // textRejectedBySMS is the reason recorded for a REJECT sent without one.
 const textRejectedBySMS = "rejected by SMS"
 

@@ -275,23 +275,6 @@ func ListMessage(incs []bot.Incident, openOnly bool, now time.Time) bot.Message 
 	return m
 }
 
-// HelpMessage answers /incident help.
-func HelpMessage() bot.Message {
-	return bot.Message{
-		Title: "herald: incident commands",
-		Text: strings.Join([]string{
-			"*/incident new <title> [--sev 1..4]*: declare an incident (SEV1 is the worst; default SEV3)",
-			"*/incident notify [INC-42]*: send stakeholders an update by SMS/WhatsApp",
-			"*/incident status [INC-42]*: where the incident and its updates are",
-			"*/incident list*: open incidents",
-			"*/incident reply <who> <text>*: answer a stakeholder who wrote in",
-			"*/incident resolve [INC-42]*: mark the incident resolved",
-			"*/incident help*: this list",
-		}, "\n"),
-		Context: "Without an id, commands act on the newest open incident in this channel.",
-	}
-}
-
 // RefusalMessage explains to the person who asked why herald did not do it,
 // and what they can do instead, rendered from the refusal's fields (never
 // from an error's text, which is for logs). Adapters show it only to that

@@ -193,7 +193,7 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 	h.failover = &failover.Failover{Health: h.health, Service: h.service(), Roles: roles, Messenger: h.messenger,
 		Outbox: h.store, Poster: h.poster, KV: h.store, Dedup: h.store, Audit: h.store, Clock: h.clock,
 		Watchers: h.watchers, PhoneKey: h.sealer.BlindIndex,
-		Settings: failover.Settings{DigestInterval: cfg.Failover.WatcherDigestInterval, ApprovalCodeTTL: cfg.Approval.Timeout}}
+		Settings: failover.Settings{DigestInterval: cfg.Failover.WatcherDigestInterval, ApprovalCodeTTL: cfg.Approval.Timeout, Organisation: cfg.SMS.Organisation}}
 	h.health.OnChange = func(mode failover.ChatMode, at time.Time) {
 		h.metrics.SetChatUp(mode == failover.ModeChat)
 		log.Warn().Str("mode", string(mode)).Time("at", at).Msg("chat mode changed")

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldops/herald/bot"
 )
@@ -290,6 +291,18 @@ func (l *loader) checkTuning() {
 		{"failover.watcher_digest_interval", c.Failover.WatcherDigestInterval},
 	} {
 		positive(d.path, float64(d.v))
+	}
+	if org := c.SMS.Organisation; utf8.RuneCountInString(org) > MaxOrganisationLength {
+		l.addf(l.lineOf("sms.organisation"), "sms.organisation", "%d characters; keep it to %d so the HELP answer fits one SMS", utf8.RuneCountInString(org), MaxOrganisationLength)
+	} else if info := bot.CountSMS(c.SMS.HelpText); info.Segments > 1 {
+		msg := fmt.Sprintf("the HELP answer takes %d SMS (%s); carriers expect one: use plain characters and at most 160 of them", info.Segments, info.Encoding)
+		if l.set["sms.help_text"] {
+			// An operator's own text: said, not refused, so an existing
+			// config keeps loading.
+			l.cfg.Warnings = append(l.cfg.Warnings, Problem{File: l.file, Line: l.lineOf("sms.help_text"), Path: "sms.help_text", Message: msg})
+		} else {
+			l.addf(l.lineOf("sms.organisation"), "sms.organisation", "%s", msg) // the default text is too long only through the name
+		}
 	}
 	if c.SMS.MaxSegments < 0 && !l.hasProblem("sms.max_segments") {
 		l.addf(l.lineOf("sms.max_segments"), "sms.max_segments", "cannot be negative (0 means no limit)")

@@ -118,7 +118,10 @@ type ApprovalConfig struct {
 // SMSConfig tunes SMS.
 type SMSConfig struct {
 	MaxSegments int    `yaml:"max_segments"` // 0: no limit
-	HelpText    string `yaml:"help_text"`    // the answer to HELP / INFO
+	HelpText    string `yaml:"help_text"`    // the answer to HELP / INFO; default from Organisation
+	// Organisation is the name carriers expect HELP answers to start with
+	// ("Acme incident updates. ..."); also named in responders' SMS HELP.
+	Organisation string `yaml:"organisation"`
 }
 
 // RepliesConfig tunes reply routing.
@@ -145,7 +148,20 @@ const (
 	DefaultUpAfterSuccesses      = 3
 	DefaultWatcherDigestInterval = 2 * time.Minute
 	DefaultHelpText              = "This number sends incident updates. Reply to reach the incident team. Reply STOP to unsubscribe, START to resubscribe."
+	// MaxOrganisationLength keeps the default HELP answer to one SMS
+	// segment (160 GSM-7 characters) whatever the name.
+	MaxOrganisationLength = 40
 )
+
+// HelpTextFor is the default answer to HELP / INFO: one SMS segment that
+// names the organisation, says what the number is for and how to stop, as
+// carriers require of programmatic senders.
+func HelpTextFor(organisation string) string {
+	if organisation == "" {
+		return DefaultHelpText
+	}
+	return organisation + " incident updates. Reply to reach the incident team. Reply STOP to unsubscribe, START to resubscribe."
+}
 
 // Load reads, checks and normalises the config file at path and the
 // recipients CSV it names. The error, if any, is Problems listing every
@@ -294,8 +310,9 @@ func (l *loader) defaults() {
 	if !l.set["sms.max_segments"] {
 		c.SMS.MaxSegments = DefaultMaxSegments
 	}
+	c.SMS.Organisation = strings.TrimSpace(c.SMS.Organisation)
 	if strings.TrimSpace(c.SMS.HelpText) == "" {
-		c.SMS.HelpText = DefaultHelpText
+		c.SMS.HelpText = HelpTextFor(c.SMS.Organisation)
 	}
 	if !l.set["replies.window"] {
 		c.Replies.Window = DefaultRepliesWindow

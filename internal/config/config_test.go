@@ -267,6 +267,10 @@ bad_duration.yaml:11: failover.down_after: "30" is not a duration (write it like
 bad_duration.yaml:12: failover.up_after_successes: must be at least 1`,
 	"bad_phone": `
 bad_phone.yaml:4: recipients[2].phone: "+49 123" is not a valid phone number`,
+	"sms_help_too_long": `
+sms_help_too_long.yaml:6: sms.organisation: 55 characters; keep it to 40 so the HELP answer fits one SMS`,
+	"sms_help_not_gsm": `
+sms_help_not_gsm.yaml:6: sms.organisation: the HELP answer takes 3 SMS (UCS-2); carriers expect one: use plain characters and at most 160 of them`,
 	"bad_yaml": `
 bad_yaml.yaml:2: invalid YAML: did not find expected ',' or '}'`,
 	"csv_bad_header": `
@@ -650,5 +654,20 @@ func TestMissingRecipientsFileIsAWarning(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "herald.yaml")); err != nil {
 		t.Fatalf("the example without stakeholders.csv: %v", err)
+	}
+}
+
+func TestDefaultHelpNamesTheOrganisationInOneSegment(t *testing.T) {
+	for _, org := range []string{"", "Acme", strings.Repeat("x", MaxOrganisationLength)} {
+		text := HelpTextFor(org)
+		if info := bot.CountSMS(text); info.Segments != 1 {
+			t.Errorf("HELP for %q takes %d segments: %q", org, info.Segments, text)
+		}
+		if org != "" && !strings.HasPrefix(text, org+" ") {
+			t.Errorf("HELP for %q does not start with the organisation: %q", org, text)
+		}
+		if !strings.Contains(text, "STOP") {
+			t.Errorf("HELP for %q does not say how to stop: %q", org, text)
+		}
 	}
 }
