@@ -73,7 +73,7 @@ func (p *Planner) Plan(ctx context.Context, inc Incident, d Draft) (Plan, error)
 			return Plan{}, fmt.Errorf("checking WhatsApp session windows: %w", err)
 		}
 	}
-	data := TemplateData{ID: inc.ID, Title: inc.Title, Severity: inc.Severity, Fields: d.Fields, Note: d.Note}
+	data := TemplateDataFor(inc, d)
 	rendered := map[string]Rendered{}
 	plan := Plan{
 		Incident:         inc,

@@ -220,3 +220,10 @@ func checkRefs(t *template.Template, declared map[string]bool) []error {
 	}
 	return errs
 }
+
+// TemplateDataFor is what a template sees when d is sent for inc: the one
+// place the two meet, so the preview, the approval request, the plan and
+// the relay render exactly the same text.
+func TemplateDataFor(inc Incident, d Draft) TemplateData {
+	return TemplateData{ID: inc.ID, Title: inc.Title, Severity: inc.Severity, Fields: d.Fields, Note: d.Note}
+}

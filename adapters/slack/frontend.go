@@ -15,21 +15,8 @@ import (
 	"github.com/heraldops/herald/bot/workflow"
 )
 
-// Workflow is the incident workflow the front end drives; *bot.Service is it.
-type Workflow interface {
-	Declare(ctx context.Context, by bot.Actor, title string, severity int, channel string) (bot.Incident, error)
-	Incident(ctx context.Context, id string) (bot.Incident, error)
-	List(ctx context.Context, openOnly bool) ([]bot.Incident, error)
-	NewestOpen(ctx context.Context, channel string) (bot.Incident, error)
-	Status(ctx context.Context, id string) (workflow.StatusReport, error)
-	Resolve(ctx context.Context, by bot.Actor, id string) (bot.Incident, error)
-	Preview(ctx context.Context, by bot.Actor, d bot.Draft) (workflow.Preview, error)
-	Submit(ctx context.Context, by bot.Actor, d bot.Draft) (bot.Broadcast, error)
-	Approve(ctx context.Context, by bot.Actor, broadcastID string) (bot.Broadcast, error)
-	Reject(ctx context.Context, by bot.Actor, broadcastID, reason string) (bot.Broadcast, error)
-}
-
-var _ Workflow = (*workflow.Service)(nil)
+// Workflow is the incident workflow this front end drives.
+type Workflow = workflow.Front
 
 // Replier answers a stakeholder from chat (/incident reply); *bot.Replies is it.
 type Replier interface {

@@ -214,7 +214,7 @@ func (r *Relay) content(ctx context.Context, id string) (*broadcastContent, erro
 	}
 	c = &broadcastContent{
 		broadcast: b, incident: inc, template: tpl,
-		data:     bot.TemplateData{ID: inc.ID, Title: inc.Title, Severity: inc.Severity, Fields: b.Draft.Fields, Note: b.Draft.Note},
+		data:     bot.TemplateDataFor(inc, b.Draft),
 		byLocale: map[string]bot.Rendered{},
 	}
 	r.remember(id, c)

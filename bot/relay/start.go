@@ -145,7 +145,7 @@ func (r *Relay) start(ctx context.Context, id string, again bool) (queued bool, 
 	}
 	content := &broadcastContent{
 		broadcast: b, incident: inc, template: plan.Template,
-		data:     bot.TemplateData{ID: inc.ID, Title: inc.Title, Severity: inc.Severity, Fields: b.Draft.Fields, Note: b.Draft.Note},
+		data:     bot.TemplateDataFor(inc, b.Draft),
 		byLocale: map[string]bot.Rendered{},
 	}
 	for _, p := range plan.Recipients {

@@ -229,7 +229,7 @@ func (r *Replies) Route(ctx context.Context, in bot.Inbound) (routed, error) {
 // (WhatsApp free-form inside the session window, otherwise SMS) and echoes
 // it into the incident thread.
 func (r *Replies) Answer(ctx context.Context, by bot.Actor, inc bot.Incident, who, text string) (bot.Recipient, error) {
-	if !slices.Contains(r.Roles.Responders, by.ID) && !slices.Contains(r.Roles.ResponderPhones, by.ID) {
+	if !r.Roles.IsResponder(by) {
 		return bot.Recipient{}, &bot.ForbiddenError{Role: bot.RoleResponder, Action: "answer a stakeholder"}
 	}
 	text = strings.TrimSpace(text)

@@ -194,7 +194,7 @@ func (s *Service) body(ctx context.Context, b bot.Broadcast) string {
 		s.report(ctx, fmt.Errorf("loading incident %s for the text of %s: %w", b.Draft.IncidentID, b.ID, err))
 		return ""
 	}
-	r, err := tpl.Render("", bot.TemplateData{ID: inc.ID, Title: inc.Title, Severity: inc.Severity, Fields: b.Draft.Fields, Note: b.Draft.Note})
+	r, err := tpl.Render("", bot.TemplateDataFor(inc, b.Draft))
 	if err != nil {
 		return ""
 	}

@@ -91,7 +91,7 @@ func (s *Service) preview(ctx context.Context, inc bot.Incident, d bot.Draft) (P
 	if err != nil {
 		return Preview{}, fmt.Errorf("planning the update for %s: %w", inc.ID, err)
 	}
-	def, err := tpl.Render("", bot.TemplateData{ID: inc.ID, Title: inc.Title, Severity: inc.Severity, Fields: d.Fields, Note: d.Note})
+	def, err := tpl.Render("", bot.TemplateDataFor(inc, d))
 	if err != nil {
 		return Preview{}, fmt.Errorf("previewing the update for %s: %w", inc.ID, err)
 	}
