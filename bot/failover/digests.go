@@ -74,9 +74,4 @@ func (f *Failover) SendWatcherDigests(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (f *Failover) maxDigestChars() int {
-	if f.Settings.MaxDigestChars > 0 {
-		return f.Settings.MaxDigestChars
-	}
-	return 600
-}
+func (f *Failover) maxDigestChars() int { return f.Settings.withDefaults().MaxDigestChars }

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,12 +54,15 @@ type Failover struct {
 	Settings Settings
 }
 
-func (f *Failover) digestInterval() time.Duration {
-	if f.Settings.DigestInterval > 0 {
-		return f.Settings.DigestInterval
-	}
-	return 2 * time.Minute
+// withDefaults fills what is not set: the one place the defaults live.
+func (s Settings) withDefaults() Settings {
+	s.DigestInterval = cmp.Or(s.DigestInterval, 2*time.Minute)
+	s.MaxDigestChars = cmp.Or(s.MaxDigestChars, 600)
+	s.ApprovalCodeTTL = cmp.Or(s.ApprovalCodeTTL, 30*time.Minute)
+	return s
 }
+
+func (f *Failover) digestInterval() time.Duration { return f.Settings.withDefaults().DigestInterval }
 
 func (f *Failover) phoneKey(p string) string {
 	if f.PhoneKey != nil {

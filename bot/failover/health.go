@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"sync"
 	"time"
 
@@ -51,19 +52,15 @@ type ChatHealth struct {
 	forced       *ChatMode // manual override (drills, outages herald cannot see)
 }
 
-func (h *ChatHealth) settings() HealthSettings {
-	s := h.Settings
-	if s.DownAfter <= 0 {
-		s.DownAfter = 30 * time.Second
-	}
-	if s.MinFailures <= 0 {
-		s.MinFailures = 3
-	}
-	if s.UpAfterSuccesses <= 0 {
-		s.UpAfterSuccesses = 3
-	}
+// withDefaults fills what is not set: the one place the defaults live.
+func (s HealthSettings) withDefaults() HealthSettings {
+	s.DownAfter = cmp.Or(s.DownAfter, 30*time.Second)
+	s.MinFailures = cmp.Or(s.MinFailures, 3)
+	s.UpAfterSuccesses = cmp.Or(s.UpAfterSuccesses, 3)
 	return s
 }
+
+func (h *ChatHealth) settings() HealthSettings { return h.Settings.withDefaults() }
 
 // Observe records one chat call's outcome: ok false means trouble.
 func (h *ChatHealth) Observe(ok bool) {

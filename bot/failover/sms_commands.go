@@ -9,7 +9,6 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/heraldops/herald/bot"
 	"github.com/heraldops/herald/bot/command"
@@ -141,10 +140,7 @@ func (f *Failover) notify(ctx context.Context, by bot.Actor, c command.Command) 
 
 // newCode makes a 4-digit one-time code for an approval, unique while valid.
 func (f *Failover) newCode(ctx context.Context, broadcastID string) (string, error) {
-	ttl := f.Settings.ApprovalCodeTTL
-	if ttl <= 0 {
-		ttl = 30 * time.Minute
-	}
+	ttl := f.Settings.withDefaults().ApprovalCodeTTL
 	for range 20 {
 		n, err := rand.Int(rand.Reader, big.NewInt(9000))
 		if err != nil {

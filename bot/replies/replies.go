@@ -1,6 +1,7 @@
 package replies
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,12 +56,16 @@ type Replies struct {
 	Settings Settings
 }
 
-func (r *Replies) window() time.Duration {
-	if r.Settings.Window > 0 {
-		return r.Settings.Window
-	}
-	return 72 * time.Hour
+// withDefaults fills what is not set: the one place the defaults live.
+func (s Settings) withDefaults() Settings {
+	s.Window = cmp.Or(s.Window, 72*time.Hour)
+	s.AutoAnswersPerHour = cmp.Or(s.AutoAnswersPerHour, 3)
+	s.FloodBurst = cmp.Or(s.FloodBurst, 50)
+	s.FloodPerMinute = cmp.Or(s.FloodPerMinute, 1)
+	return s
 }
+
+func (r *Replies) window() time.Duration { return r.Settings.withDefaults().Window }
 
 // Handle processes one inbound message: keywords first, then the reply is
 // routed to its incident thread (or triage) through the durable outbox.
@@ -132,13 +137,8 @@ func (r *Replies) flooding(ctx context.Context, phone string) (bool, error) {
 	if r.Limiter == nil {
 		return false, nil
 	}
-	burst, perMinute := r.Settings.FloodBurst, r.Settings.FloodPerMinute
-	if burst <= 0 {
-		burst = 50
-	}
-	if perMinute <= 0 {
-		perMinute = 1
-	}
+	s := r.Settings.withDefaults()
+	burst, perMinute := s.FloodBurst, s.FloodPerMinute
 	key := "flood:" + phone
 	if r.PhoneKey != nil {
 		key = "flood:" + r.PhoneKey(phone)
@@ -153,10 +153,7 @@ func (r *Replies) flooding(ctx context.Context, phone string) (bool, error) {
 // autoAnswer sends herald's automatic answer unless this number already got
 // too many: two bots answering each other must not loop forever.
 func (r *Replies) autoAnswer(ctx context.Context, in bot.Inbound, text string) error {
-	per := r.Settings.AutoAnswersPerHour
-	if per <= 0 {
-		per = 3
-	}
+	per := r.Settings.withDefaults().AutoAnswersPerHour
 	key := "autoanswer:" + in.From
 	if r.PhoneKey != nil {
 		key = "autoanswer:" + r.PhoneKey(in.From)

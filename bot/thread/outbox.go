@@ -57,25 +57,11 @@ type ThreadPoster struct {
 	OnRootPosted func(ctx context.Context, pending, real bot.ThreadRef) error
 }
 
-func (p *ThreadPoster) perSecond() float64 {
-	if p.PerSecond > 0 {
-		return p.PerSecond
-	}
-	return 1
-}
-
-func (p *ThreadPoster) maxDigest() int {
-	if p.MaxDigest > 0 {
-		return p.MaxDigest
-	}
-	return 50
-}
-
+// The poster's defaults, in one place.
+func (p *ThreadPoster) perSecond() float64 { return cmp.Or(p.PerSecond, 1) }
+func (p *ThreadPoster) maxDigest() int     { return cmp.Or(p.MaxDigest, 50) }
 func (p *ThreadPoster) maxDigestBytes() int {
-	if p.MaxDigestBytes > 0 {
-		return p.MaxDigestBytes
-	}
-	return 12_000
+	return cmp.Or(p.MaxDigestBytes, 12_000)
 }
 
 // Enqueue adds an item to its thread's outbox; Run posts it.

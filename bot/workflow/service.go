@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -60,12 +61,13 @@ func (s *Service) now() time.Time {
 	return s.Clock.Now()
 }
 
-func (s *Service) approvalTimeout() time.Duration {
-	if s.Settings.ApprovalTimeout > 0 {
-		return s.Settings.ApprovalTimeout
-	}
-	return DefaultApprovalTimeout
+// withDefaults fills what is not set: the one place the defaults live.
+func (s Settings) withDefaults() Settings {
+	s.ApprovalTimeout = cmp.Or(s.ApprovalTimeout, DefaultApprovalTimeout)
+	return s
 }
+
+func (s *Service) approvalTimeout() time.Duration { return s.Settings.withDefaults().ApprovalTimeout }
 
 func (s *Service) report(ctx context.Context, err error) {
 	if err != nil && s.ReportError != nil {
