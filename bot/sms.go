@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"slices"
 	"unicode/utf8"
 )
 
@@ -10,6 +11,10 @@ type SMSInfo struct {
 	Characters int    // characters as the user sees them
 	Units      int    // septets (GSM-7, extension characters count 2) or UTF-16 code units (UCS-2)
 	Segments   int    // 1 up to 160/70 units, then 153/67 per segment
+	// NotGSM lists, in order of first use, the characters that made the
+	// body UCS-2 (each doubles what a segment costs); empty for GSM-7.
+	// A string, so an SMSInfo stays comparable.
+	NotGSM string
 }
 
 // SMS encodings as carriers name them.
@@ -73,6 +78,7 @@ func CountSMS(body string) SMSInfo {
 	single, multi := gsm7Single, gsm7Multi
 	if !gsm {
 		info.Encoding = EncodingUCS2
+		info.NotGSM = notGSM(body)
 		single, multi = ucs2Single, ucs2Multi
 		costs = costs[:0]
 		for _, r := range body {
@@ -106,3 +112,53 @@ func utf16Units(r rune) int {
 	}
 	return 1
 }
+
+func notGSM(body string) string {
+	var out []rune
+	for _, r := range body {
+		if _, ok := gsm7Cost[r]; !ok && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return string(out)
+}
+
+// IsGSM reports whether r is in the GSM 03.38 alphabet (basic or extension).
+func IsGSM(r rune) bool { _, ok := gsm7Cost[r]; return ok }
+
+// GSMLookAlike is the GSM-7 stand-in for a character that word processors
+// and phones type instead of a plain one (typographic quotes and dashes, an
+// ellipsis, a no-break space, accented Latin letters outside GSM-7: "Ł" is
+// "L"); ok is false when there is none (emoji, CJK).
+func GSMLookAlike(r rune) (string, bool) {
+	if s, ok := lookAlikes[r]; ok {
+		return s, true
+	}
+	if b, ok := bareLatin[r]; ok {
+		return string(b), true
+	}
+	return "", false
+}
+
+var lookAlikes = map[rune]string{
+	'\u2018': "'", '\u2019': "'", '\u201a': "'", '\u201c': `"`, '\u201d': `"`, '\u201e': `"`,
+	'\u2013': "-", '\u2014': "-", '\u2212': "-", '\u00a0': " ", '\u2009': " ", '\u202f': " ",
+	'\u2026': "...", '\u2022': "*", '\u00b7': "*",
+}
+
+// latinFrom and latinTo pair the Latin letters outside GSM-7 (Latin-1 and
+// Latin Extended-A: Polish, Czech, Nordic, Turkish, Romanian names) with
+// their bare letter, so "Łódź" reads "Lodz" rather than losing letters.
+const (
+	latinFrom = "ÀÁÂÃÈÊËÌÍÎÏÐÒÓÔÕÙÚÛÝáâãçêëíîïðóôõúûýÿĀāĂăĄąĆćĈĉĊċČčĎďĐđĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĦħĨĩĪīĬĭĮįİıĴĵĶķĹĺĻļĽľŁłŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŦŧŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽž"
+	latinTo   = "AAAAEEEIIIIDOOOOUUUYaaaceeiiidooouuyyAaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIiJjKkLlLlLlLlNnNnNnOoOoOoRrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZz"
+)
+
+var bareLatin = func() map[rune]rune {
+	from, to := []rune(latinFrom), []rune(latinTo)
+	m := make(map[rune]rune, len(from))
+	for i, r := range from {
+		m[r] = to[i]
+	}
+	return m
+}()

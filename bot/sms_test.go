@@ -56,6 +56,7 @@ func TestCountSMS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// when
 			got := CountSMS(tt.body)
+			got.NotGSM = "" // TestCountSMSNamesWhatMadeItUCS2 checks it
 
 			// then
 			want := SMSInfo{Encoding: tt.encoding, Characters: tt.characters, Units: tt.units, Segments: tt.segments}
@@ -104,4 +105,25 @@ func FuzzCountSMS(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCountSMSNamesWhatMadeItUCS2(t *testing.T) {
+	tests := map[string]string{
+		"Checkout is down, we are on it.":            "",
+		"Checkout’s down — we’re on it.":             "’—",
+		"Zahlungen gestört 🔥 Update um 14:30 (Köln)": "🔥",
+	}
+	for body, want := range tests {
+		if got := CountSMS(body).NotGSM; got != want {
+			t.Errorf("CountSMS(%q).NotGSM = %q, want %q", body, got, want)
+		}
+	}
+	for r, want := range map[rune]string{'’': "'", '—': "-", '“': `"`, '…': "...", 'Ł': "L"} {
+		if got, ok := GSMLookAlike(r); !ok || got != want || CountSMS(got).Encoding != EncodingGSM7 {
+			t.Errorf("GSMLookAlike(%q) = %q, %v; want GSM-7 %q", r, got, ok, want)
+		}
+	}
+	if _, ok := GSMLookAlike('🔥'); ok {
+		t.Error("an emoji has no GSM-7 look-alike")
+	}
 }

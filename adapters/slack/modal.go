@@ -181,7 +181,7 @@ func confirmView(meta composeMeta, p workflow.Preview) (slack.ModalViewRequest, 
 	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plain(truncate(title, maxHeaderChars))),
-		slack.NewSectionBlock(mrkdwn("*"+textSMSHeading+"*\n"+textSMSInfo(p.SMS)), nil, nil),
+		slack.NewSectionBlock(mrkdwn("*"+textSMSHeading+"*\n"+escape(workflow.SMSLine(p.SMS, p.SMSBody))), nil, nil),
 		// plain_text without emoji conversion shows the body exactly
 		slack.NewSectionBlock(plain(truncate(p.SMSBody, maxSectionChars)), nil, nil),
 	}
@@ -190,7 +190,9 @@ func confirmView(meta composeMeta, p workflow.Preview) (slack.ModalViewRequest, 
 			slack.NewContextBlock("", mrkdwn(textLocaleBody(loc))),
 			slack.NewSectionBlock(plain(truncate(p.BodiesByLocale[loc], maxSectionChars)), nil, nil))
 	}
-	blocks = append(blocks, slack.NewDividerBlock(), slack.NewSectionBlock(mrkdwn(truncate(textWhatsApp(p), maxSectionChars)), nil, nil))
+	if wa := workflow.WhatsAppLine(p); wa != "" {
+		blocks = append(blocks, slack.NewDividerBlock(), slack.NewSectionBlock(mrkdwn(truncate("*WhatsApp:* "+escape(wa), maxSectionChars)), nil, nil))
+	}
 	var fields []*slack.TextBlockObject
 	for _, f := range textRecipientFields(p) {
 		fields = append(fields, mrkdwn("*"+f[0]+"*\n"+f[1]))

@@ -142,16 +142,18 @@ func TestComposeFlow(t *testing.T) {
 	preview := step2.AllText()
 	for _, want := range []string{
 		"[SEV2] Database outage: we are investigating. Next update 15:30 UTC <soon>.", // exactly, in plain_text
-		"1 segment · GSM-7 · 76 characters",
+		"1 segment, GSM-7, 76 characters",
 		"wir untersuchen",
-		"`HX0000000000000000000000000000000`", "{{1}} = Database outage",
-		"1 of 1 WhatsApp recipients get the free-form text",
+		"*WhatsApp:* the SMS text above (everyone wrote to herald within 24 hours)",
 		"*Opted out (skipped)*\n1", "*Total*\n2 people",
 		"an approver other than you must approve", textRequestButton,
 	} {
 		if !strings.Contains(preview, want) {
 			t.Errorf("preview lacks %q:\n%s", want, preview)
 		}
+	}
+	if strings.Contains(preview, "HX0000") || strings.Contains(preview, "free-form") {
+		t.Errorf("preview shows a template id or jargon instead of what phones show:\n%s", preview)
 	}
 
 	// then confirming sends the exact draft

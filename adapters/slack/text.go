@@ -121,29 +121,7 @@ func textFieldLabel(name string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func textSMSInfo(i bot.SMSInfo) string {
-	return fmt.Sprintf("%d %s · %s · %d %s", i.Segments, plural(i.Segments, "segment", "segments"), i.Encoding, i.Characters, plural(i.Characters, "character", "characters"))
-}
-
 func textLocaleBody(locale string) string { return "SMS in " + escape(locale) }
-
-func textWhatsApp(p workflow.Preview) string {
-	if p.WhatsAppTemplate == "" {
-		return "*WhatsApp:* the SMS text, free-form (no approved template)."
-	}
-	var vars []string
-	for _, k := range slices.Sorted(maps.Keys(p.WhatsAppVars)) {
-		vars = append(vars, fmt.Sprintf("{{%s}} = %s", k, escape(p.WhatsAppVars[k])))
-	}
-	s := "*WhatsApp template* `" + escape(p.WhatsAppTemplate) + "`"
-	if len(vars) > 0 {
-		s += "\n" + strings.Join(vars, "\n")
-	}
-	if wa := p.PerChannel[bot.ChannelWhatsApp]; wa > 0 {
-		s += fmt.Sprintf("\n%d of %d WhatsApp recipients get the free-form text (their 24-hour window is open); the rest get the template.", p.FreeFormWhatsApp, wa)
-	}
-	return s
-}
 
 func textRecipientFields(p workflow.Preview) [][2]string {
 	return [][2]string{

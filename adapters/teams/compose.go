@@ -222,11 +222,11 @@ func PreviewCard(p workflow.Preview, nonce string) map[string]any {
 		body = append(body, richText(textLocaleHeading(loc), textRunStyle{weight: "Bolder"}), quote(p.BodiesByLocale[loc]))
 	}
 	facts := []any{
-		fact(textFactSMS, textSMSInfo(p.SMS)),
-		fact(textFactRecipients, textRecipients(p)),
+		fact(textFactSMS, workflow.SMSLine(p.SMS, p.SMSBody)),
+		fact(textFactRecipients, workflow.RecipientsLine(p)),
 	}
-	if p.WhatsAppTemplate != "" {
-		facts = append(facts, fact(textFactWhatsApp, textWhatsApp(p)))
+	if wa := workflow.WhatsAppLine(p); wa != "" {
+		facts = append(facts, fact(textFactWhatsApp, wa))
 	}
 	if p.OptedOut > 0 {
 		facts = append(facts, fact(textFactOptedOut, textOptedOut(p.OptedOut)))

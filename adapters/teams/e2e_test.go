@@ -131,12 +131,15 @@ func TestIncidentFlowEndToEnd(t *testing.T) {
 		"[SEV2] Database outage: we are investigating. Next update 15:30. Reply to reach the incident team.",
 		"1 segment, GSM-7",
 		"3 people: 2 WhatsApp, 1 SMS",
-		"HX0000000000000000000000000000000",
+		"the approved template, filled with “Database outage” and “15:30”",
 		"needed: another approver must approve",
 	} {
 		if !strings.Contains(previewCard.AllText(), want) {
 			t.Errorf("preview card lacks %q:\n%s", want, previewCard.AllText())
 		}
+	}
+	if strings.Contains(previewCard.AllText(), "HX0000") {
+		t.Errorf("preview card shows the template id instead of what phones show:\n%s", previewCard.AllText())
 	}
 
 	// Submit, clicked twice (a double click): one approval request.

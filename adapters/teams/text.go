@@ -24,7 +24,7 @@ const (
 	textSMSHeading              = "SMS text, exactly as sent"
 	textFactSMS                 = "SMS"
 	textFactRecipients          = "Recipients"
-	textFactWhatsApp            = "WhatsApp template"
+	textFactWhatsApp            = "WhatsApp"
 	textFactOptedOut            = "Opted out"
 	textFactAudiences           = "Audiences"
 	textFactTemplate            = "Template"
@@ -80,46 +80,6 @@ func textPreviewIntro(p workflow.Preview) string {
 }
 
 func textLocaleHeading(loc string) string { return "SMS text (" + loc + ")" }
-
-func textSMSInfo(i bot.SMSInfo) string {
-	seg := "segments"
-	if i.Segments == 1 {
-		seg = "segment"
-	}
-	return fmt.Sprintf("%d %s, %s, %d characters", i.Segments, seg, i.Encoding, i.Characters)
-}
-
-func textRecipients(p workflow.Preview) string {
-	var parts []string
-	for _, ch := range []bot.Channel{bot.ChannelWhatsApp, bot.ChannelSMS} {
-		n := p.PerChannel[ch]
-		if n == 0 {
-			continue
-		}
-		part := fmt.Sprintf("%d %s", n, ch.Label())
-		if ch == bot.ChannelWhatsApp && p.FreeFormWhatsApp > 0 {
-			part += fmt.Sprintf(" (%d free-form)", p.FreeFormWhatsApp)
-		}
-		parts = append(parts, part)
-	}
-	if len(parts) == 0 {
-		return textPeople(p.Total)
-	}
-	return textPeople(p.Total) + ": " + strings.Join(parts, ", ")
-}
-
-func textWhatsApp(p workflow.Preview) string {
-	s := p.WhatsAppTemplate
-	keys := sortedLocales(p.WhatsAppVars)
-	if len(keys) > 0 {
-		vars := make([]string, len(keys))
-		for i, k := range keys {
-			vars[i] = "{{" + k + "}}=" + p.WhatsAppVars[k]
-		}
-		s += " · " + strings.Join(vars, ", ")
-	}
-	return s
-}
 
 func textOptedOut(n int) string {
 	return textPeople(n) + " (not sent: they texted STOP)"

@@ -2,6 +2,8 @@ package command
 
 import (
 	"strings"
+
+	"github.com/heraldops/herald/bot"
 )
 
 // smsSegment is what one GSM-7 SMS holds, in septets. Carriers expect the
@@ -44,63 +46,34 @@ func cutToSeptets(s string, n int) string {
 	return strings.TrimSpace(cut)
 }
 
-// gsmBasic is the GSM 03.38 basic character set (without the escape);
-// gsmExtended costs two septets each (an escape, then the character).
-const (
-	gsmBasic    = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-	gsmExtended = "^{}\\[~]|€"
-)
-
 // septets counts s in GSM-7 septets; -1 if s needs UCS-2.
 func septets(s string) int {
-	n := 0
-	for _, r := range s {
-		switch {
-		case strings.ContainsRune(gsmBasic, r):
-			n++
-		case strings.ContainsRune(gsmExtended, r):
-			n += 2
-		default:
-			return -1
-		}
+	info := bot.CountSMS(s)
+	if info.Encoding != bot.EncodingGSM7 {
+		return -1
 	}
-	return n
+	return info.Units
 }
 
-// lookAlikes are the GSM-7 stand-ins for what word processors and phones
-// type instead of plain quotes and dashes.
-var lookAlikes = strings.NewReplacer("\u2018", "'", "\u2019", "'", "\u201c", `"`, "\u201d", `"`,
-	"\u2013", "-", "\u2014", "-", "\u00a0", " ", "\u2026", "...")
+// gsmExtended costs two septets each; an organisation's name is kept to
+// the basic set, so shortening it counts plainly.
+const gsmExtended = "\f^{}\\[~]|€"
 
 // gsmOnly returns s in GSM-7 basic characters, single-spaced: look-alikes
 // and accented letters replaced, anything else dropped.
 func gsmOnly(s string) string {
-	s = lookAlikes.Replace(s)
 	var b strings.Builder
 	for _, r := range s {
-		if r != '\n' && r != '\r' && strings.ContainsRune(gsmBasic, r) {
+		switch {
+		case r == '\n' || r == '\r':
+			b.WriteRune(' ')
+		case bot.IsGSM(r) && !strings.ContainsRune(gsmExtended, r):
 			b.WriteRune(r)
-		} else if bare, ok := bareLatin[r]; ok {
-			b.WriteRune(bare)
+		default:
+			if alike, ok := bot.GSMLookAlike(r); ok {
+				b.WriteString(alike)
+			}
 		}
 	}
 	return strings.Join(strings.Fields(b.String()), " ")
 }
-
-// latinFrom and latinTo pair the Latin letters outside GSM-7 (Latin-1 and
-// Latin Extended-A: Polish, Czech, Nordic, Turkish, Romanian names) with
-// their bare letter, so "Łódź" reads "Lodz" over SMS rather than losing
-// letters.
-const (
-	latinFrom = "ÀÁÂÃÈÊËÌÍÎÏÐÒÓÔÕÙÚÛÝáâãçêëíîïðóôõúûýÿĀāĂăĄąĆćĈĉĊċČčĎďĐđĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĦħĨĩĪīĬĭĮįİıĴĵĶķĹĺĻļĽľŁłŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŦŧŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽž"
-	latinTo   = "AAAAEEEIIIIDOOOOUUUYaaaceeiiidooouuyyAaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIiJjKkLlLlLlLlNnNnNnOoOoOoRrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZz"
-)
-
-var bareLatin = func() map[rune]rune {
-	from, to := []rune(latinFrom), []rune(latinTo)
-	m := make(map[rune]rune, len(from))
-	for i, r := range from {
-		m[r] = to[i]
-	}
-	return m
-}()

@@ -93,14 +93,14 @@ func ApprovalRequestMessage(p Preview, b bot.Broadcast) bot.Message {
 // previewFields lists what a preview will do, as label/value pairs.
 func previewFields(p Preview) []bot.Field {
 	fields := []bot.Field{
-		{Label: "Recipients", Value: recipientsLine(p)},
-		{Label: "SMS", Value: smsLine(p.SMS)},
+		{Label: "Recipients", Value: RecipientsLine(p)},
+		{Label: "SMS", Value: SMSLine(p.SMS, p.SMSBody)},
 	}
 	if p.OptedOut > 0 {
 		fields = append(fields, bot.Field{Label: "Opted out", Value: fmt.Sprintf("%s (not sent: they texted STOP)", bot.People(p.OptedOut))})
 	}
-	if p.WhatsAppTemplate != "" {
-		fields = append(fields, bot.Field{Label: "WhatsApp template", Value: p.WhatsAppTemplate})
+	if wa := WhatsAppLine(p); wa != "" {
+		fields = append(fields, bot.Field{Label: "WhatsApp", Value: wa})
 	}
 	for _, loc := range slices.Sorted(maps.Keys(p.BodiesByLocale)) {
 		fields = append(fields, bot.Field{Label: "Text (" + loc + ")", Value: p.BodiesByLocale[loc]})
@@ -109,34 +109,6 @@ func previewFields(p Preview) []bot.Field {
 		fields = append(fields, bot.Field{Label: "Drill", Value: "yes: a test run"})
 	}
 	return fields
-}
-
-// recipientsLine is "12 people: 9 WhatsApp (4 free-form), 3 SMS".
-func recipientsLine(p Preview) string {
-	var parts []string
-	for _, ch := range []bot.Channel{bot.ChannelWhatsApp, bot.ChannelSMS} {
-		n := p.PerChannel[ch]
-		if n == 0 {
-			continue
-		}
-		part := fmt.Sprintf("%d %s", n, ch.Label())
-		if ch == bot.ChannelWhatsApp && p.FreeFormWhatsApp > 0 && p.WhatsAppTemplate != "" {
-			part += fmt.Sprintf(" (%d free-form)", p.FreeFormWhatsApp)
-		}
-		parts = append(parts, part)
-	}
-	if len(parts) == 0 {
-		return bot.People(p.Total)
-	}
-	return bot.People(p.Total) + ": " + strings.Join(parts, ", ")
-}
-
-func smsLine(info bot.SMSInfo) string {
-	seg := "segments"
-	if info.Segments == 1 {
-		seg = "segment"
-	}
-	return fmt.Sprintf("%d %s, %s, %d characters", info.Segments, seg, info.Encoding, info.Characters)
 }
 
 // ApprovedMessage replaces an approval request once it is approved: the
