@@ -27,7 +27,7 @@ const (
 // the environment (see README, Environment).
 type cli struct {
 	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" help:"trace, debug, info, warn, error."`
-	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"json" help:"json, or console for humans."`
+	LogFormat string `name:"log-format" env:"LOG_FORMAT" help:"json or console; default: console for a command typed at a terminal, json for serve and for scripts."`
 
 	Serve      serveCmd      `cmd:"" help:"Run the bot: HTTP server and workers."`
 	Config     configCmd     `cmd:"" help:"Work with the config file."`
@@ -176,7 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		fmt.Fprintf(stderr, "herald: %v\nRun 'herald --help' for usage.\n", err)
 		return exitUsage
 	}
-	log, err := logging.New(stderr, c.LogLevel, c.LogFormat)
+	log, err := logging.New(stderr, c.LogLevel, logFormatFor(c.LogFormat, kctx.Command(), logging.IsTerminal(stderr)))
 	if err != nil {
 		fmt.Fprintf(stderr, "herald: LOG_LEVEL/LOG_FORMAT: %v\n", err)
 		return exitUsage
@@ -194,4 +194,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		return exitError
 	}
 	return env.code
+}
+
+// logFormatFor is the log format when none is set: a person who types
+// herald send or herald audit at a terminal reads console lines; serve's
+// log, and anything a script or a log shipper reads, stays JSON.
+func logFormatFor(set, command string, terminal bool) string {
+	switch {
+	case set != "":
+		return set
+	case command != "serve" && terminal:
+		return logging.FormatConsole
+	}
+	return logging.FormatJSON
 }

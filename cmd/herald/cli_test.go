@@ -103,3 +103,22 @@ func TestLogLevelFromEnvironment(t *testing.T) {
 		t.Fatalf("LOG_LEVEL/LOG_FORMAT not read: %q %q", c.LogLevel, c.LogFormat)
 	}
 }
+
+func TestLogFormatIsForWhoReadsIt(t *testing.T) {
+	tests := []struct {
+		set, command string
+		terminal     bool
+		want         string
+	}{
+		{"", "serve", true, "json"},            // the daemon's log is structured, even when started by hand
+		{"", "send", true, "console"},          // a person at a terminal
+		{"", "audit", false, "json"},           // a script or a pipe
+		{"json", "send", true, "json"},         // LOG_FORMAT wins
+		{"console", "serve", false, "console"}, // LOG_FORMAT wins
+	}
+	for _, tt := range tests {
+		if got := logFormatFor(tt.set, tt.command, tt.terminal); got != tt.want {
+			t.Errorf("logFormatFor(%q, %q, terminal=%v) = %q, want %q", tt.set, tt.command, tt.terminal, got, tt.want)
+		}
+	}
+}

@@ -35,7 +35,7 @@ func New(w io.Writer, level, format string) (zerolog.Logger, error) {
 		// text that reaches the terminal.
 		out = zerolog.ConsoleWriter{
 			Out:        NewMaskingWriter(w),
-			NoColor:    !isTerminal(w),
+			NoColor:    !IsTerminal(w),
 			TimeFormat: time.TimeOnly,
 		}
 	default:
@@ -61,7 +61,8 @@ func ParseLevel(level string) (zerolog.Level, error) {
 	return lvl, nil
 }
 
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal a person reads.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && isatty.IsTerminal(f.Fd())
 }
