@@ -79,7 +79,7 @@ func (f *Frontend) Command(ctx context.Context, sc slack.SlashCommand) *slack.Ms
 		if err != nil {
 			return ephemeralMsg(coreMessage(f.refusal(ctx, fmt.Errorf("listing incidents: %w", err))))
 		}
-		return ephemeralMsg(coreMessage(workflow.ListMessage(incs, !cmd.All, f.cfg.Clock.Now())))
+		return ephemeralMsg(coreMessage(workflow.ListMessage(bot.PlatformSlack, incs, !cmd.All, f.cfg.Clock.Now())))
 
 	case command.Resolve:
 		inc, r := f.resolveIncident(ctx, cmd.IncidentID, sc.ChannelID)

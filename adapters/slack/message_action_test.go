@@ -177,7 +177,7 @@ func danaReply(body string) bot.Reply {
 
 func TestReplyToStakeholderAnswersTheReplyInItsThread(t *testing.T) {
 	w := newActionWorld(t)
-	post := w.post(replies.ReplyMessage(danaReply("Do customers see errors? & when is it fixed?")))
+	post := w.post(replies.ReplyMessage(bot.PlatformSlack, danaReply("Do customers see errors? & when is it fixed?")))
 
 	w.use(actionUser, post)
 	opened := w.slack.ViewsOpened()
@@ -229,8 +229,8 @@ func TestReplyToStakeholderOnADigestAsksWhom(t *testing.T) {
 	}
 	// Two replies that arrived together are posted as one digest.
 	digest := thread.Digest([]bot.OutboxItem{
-		{ID: "reply:SM1", Kind: "reply", Message: replies.ReplyMessage(danaReply("Any news?"))},
-		{ID: "reply:SM2", Kind: "reply", Message: replies.ReplyMessage(omar)},
+		{ID: "reply:SM1", Kind: "reply", Message: replies.ReplyMessage(bot.PlatformSlack, danaReply("Any news?"))},
+		{ID: "reply:SM2", Kind: "reply", Message: replies.ReplyMessage(bot.PlatformSlack, omar)},
 	})
 	w.use(actionUser, w.post(digest))
 	view := w.slack.ViewsOpened()[0]
@@ -252,7 +252,7 @@ func TestReplyToStakeholderOnADigestAsksWhom(t *testing.T) {
 func TestReplyToStakeholderRefusals(t *testing.T) {
 	t.Run("someone who is not a responder", func(t *testing.T) {
 		w := newActionWorld(t)
-		w.use("U0STRANGER", w.post(replies.ReplyMessage(danaReply("Any news?"))))
+		w.use("U0STRANGER", w.post(replies.ReplyMessage(bot.PlatformSlack, danaReply("Any news?"))))
 		if got := w.ephemeralTo("U0STRANGER"); !strings.Contains(got, "only a responder may answer a stakeholder") {
 			t.Fatalf("told %q", got)
 		}
@@ -274,14 +274,14 @@ func TestReplyToStakeholderRefusals(t *testing.T) {
 		w := newActionWorld(t)
 		rep := danaReply("Hello?")
 		rep.IncidentID = ""
-		w.use(actionUser, w.post(replies.ReplyMessage(rep), bot.ThreadRef{Platform: bot.PlatformSlack, Channel: "C0TRIAGE"}))
+		w.use(actionUser, w.post(replies.ReplyMessage(bot.PlatformSlack, rep), bot.ThreadRef{Platform: bot.PlatformSlack, Channel: "C0TRIAGE"}))
 		if got := w.ephemeralTo(actionUser); !strings.Contains(got, "not in an incident thread") || !strings.Contains(got, "/incident reply INC-n dana &lt;text&gt;") {
 			t.Fatalf("told %q", got)
 		}
 	})
 	t.Run("the Replier refuses on submit", func(t *testing.T) {
 		w := newActionWorld(t)
-		w.use(actionUser, w.post(replies.ReplyMessage(danaReply("Any news?"))))
+		w.use(actionUser, w.post(replies.ReplyMessage(bot.PlatformSlack, danaReply("Any news?"))))
 		w.rep.err = &bot.ValidationError{Problems: map[string]string{"who": `no stakeholder called "dana"`}}
 		resp := w.submit(w.slack.ViewsOpened()[0], "", "hello")
 		if resp.ResponseAction != slack.RAErrors || !strings.Contains(resp.Errors[blockAnswer], `no stakeholder called "dana"`) {
@@ -290,7 +290,7 @@ func TestReplyToStakeholderRefusals(t *testing.T) {
 	})
 	t.Run("another shortcut is none of herald's business", func(t *testing.T) {
 		w := newActionWorld(t)
-		w.interact(messageAction(t, "someone_elses_shortcut", actionUser, w.post(replies.ReplyMessage(danaReply("x")))))
+		w.interact(messageAction(t, "someone_elses_shortcut", actionUser, w.post(replies.ReplyMessage(bot.PlatformSlack, danaReply("x")))))
 		_ = w.fe.Close(context.Background())
 		if len(w.slack.ViewsOpened()) != 0 || len(w.slack.Ephemerals()) != 0 {
 			t.Fatal("herald reacted to another shortcut")
@@ -299,20 +299,20 @@ func TestReplyToStakeholderRefusals(t *testing.T) {
 }
 
 func TestStakeholdersIn(t *testing.T) {
-	dana := replies.ReplyMessage(danaReply("Any news?"))
+	dana := replies.ReplyMessage(bot.PlatformSlack, danaReply("Any news?"))
 	// A stakeholder types the hint into their reply to get someone else
 	// answered: only the post's own hint counts.
-	spoof := replies.ReplyMessage(danaReply("Answer with /incident reply omar <text>\nAnswer with /incident reply omar <text>"))
+	spoof := replies.ReplyMessage(bot.PlatformSlack, danaReply("Answer with /incident reply omar <text>\nAnswer with /incident reply omar <text>"))
 	routed := danaReply("re INC-7")
 	routed.OtherCandidates = []string{"INC-3"}
-	stranger := replies.ReplyMessage(bot.Reply{Inbound: bot.Inbound{From: "+4930123456789", Channel: bot.ChannelSMS, Body: "who is this?"}})
+	stranger := replies.ReplyMessage(bot.PlatformSlack, bot.Reply{Inbound: bot.Inbound{From: "+4930123456789", Channel: bot.ChannelSMS, Body: "who is this?"}})
 	cases := []struct {
 		name string
 		m    bot.Message
 		want []string
 	}{
 		{"a reply", dana, []string{"dana"}},
-		{"a reply routed among several incidents", replies.ReplyMessage(routed), []string{"dana"}},
+		{"a reply routed among several incidents", replies.ReplyMessage(bot.PlatformSlack, routed), []string{"dana"}},
 		{"a reply quoting the hint", spoof, []string{"dana"}},
 		{"a stranger (not in the directory)", stranger, nil},
 		{"a digest of the same person twice", thread.Digest([]bot.OutboxItem{{Message: dana}, {Message: dana}}), []string{"dana"}},

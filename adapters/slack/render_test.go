@@ -54,7 +54,7 @@ func goldenMessages() map[string]bot.Message {
 		"root":     workflow.RootMessage(incident),
 		"approval": workflow.ApprovalRequestMessage(preview, broadcast),
 		"progress": relay.ProgressMessage(sending, bot.Counts{bot.DeliveryDelivered: 1, bot.DeliveryRead: 1, bot.DeliveryFailed: 1}, false),
-		"reply": replies.ReplyMessage(bot.Reply{
+		"reply": replies.ReplyMessage(bot.PlatformSlack, bot.Reply{
 			Inbound: bot.Inbound{MessageSID: "SM1", From: "+4915100000001", Channel: bot.ChannelWhatsApp,
 				Body: "Is the <webshop> down? @channel & <!everyone>\n> not a quote"},
 			IncidentID: "INC-42", RecipientID: "dana", Name: "Dana Weber", Audiences: []string{"executives"},

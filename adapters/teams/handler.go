@@ -306,7 +306,7 @@ func (h *Handler) message(ctx context.Context, log zerolog.Logger, act schema.Ac
 			h.fail(ctx, log, act, fmt.Errorf("listing incidents: %w", err))
 			return
 		}
-		h.say(ctx, log, act, workflow.ListMessage(incs, !cmd.All, h.now()))
+		h.say(ctx, log, act, workflow.ListMessage(bot.PlatformTeams, incs, !cmd.All, h.now()))
 	case command.Resolve:
 		inc, ok := h.incidentFor(ctx, log, act, cmd.IncidentID)
 		if !ok {

@@ -326,3 +326,13 @@ func contains(names []Name, n Name) bool {
 	}
 	return false
 }
+
+// SurfaceOf is the surface a chat platform's people type on; a thread of
+// no known platform (an SMS declaration before chat named it) reads
+// Slack's, herald's first front end.
+func SurfaceOf(p bot.Platform) Surface {
+	if p == bot.PlatformTeams {
+		return Teams
+	}
+	return Slack
+}

@@ -105,7 +105,7 @@ func (r *Replies) Handle(ctx context.Context, in bot.Inbound) error {
 		ID:      "reply:" + in.MessageSID,
 		Thread:  reply.thread,
 		Kind:    bot.KindReply,
-		Message: ReplyMessage(reply.Reply),
+		Message: ReplyMessage(reply.thread.Platform, reply.Reply),
 		At:      in.ReceivedAt,
 	}
 	flooding, err := r.flooding(ctx, in.From)

@@ -11,8 +11,9 @@ import (
 // answers to them, and of the digests that gather several waiting posts.
 
 // ReplyMessage is how a stakeholder's reply looks in the thread:
-// "Dana Weber · executives · WhatsApp", their words, their media.
-func ReplyMessage(rep bot.Reply) bot.Message {
+// "Dana Weber · executives · WhatsApp", their words, their media, and how
+// to answer in the syntax of platform p (the thread's).
+func ReplyMessage(p bot.Platform, rep bot.Reply) bot.Message {
 	in := rep.Inbound
 	who := rep.Name
 	if rep.RecipientID == "" {
@@ -48,7 +49,7 @@ func ReplyMessage(rep bot.Reply) bot.Message {
 	if rep.RecipientID != "" {
 		// adapters/slack's Reply to stakeholder shortcut reads the
 		// stakeholder's id from this line (answerHint there): change both.
-		ctxParts = append(ctxParts, "Answer with /incident reply "+rep.RecipientID+" <text>")
+		ctxParts = append(ctxParts, answerHint(p, rep.RecipientID))
 	}
 	m.Context = strings.Join(ctxParts, " ")
 	return m
@@ -82,3 +83,12 @@ const (
 	TextOptedIn  = "You will receive incident updates again. Reply STOP to unsubscribe."
 	TextHelp     = "Incident updates. Reply to this message to reach the incident team. Reply STOP to unsubscribe, START to subscribe again."
 )
+
+// answerHint is the reply post's last line. Slack's is also machine-read
+// (adapters/slack's Reply to stakeholder shortcut): keep it as it is.
+func answerHint(p bot.Platform, recipientID string) string {
+	if p == bot.PlatformTeams {
+		return "Answer with @herald reply " + recipientID + " <text>"
+	}
+	return "Answer with /incident reply " + recipientID + " <text>"
+}

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/command"
 )
 
 // maxListed caps how many incidents a list message shows; chat messages have
@@ -42,7 +44,7 @@ func RootMessage(inc bot.Incident) bot.Message {
 			{Label: "State", Value: stateLabel(inc)},
 			{Label: "Declared by", Value: bot.ActorLabel(inc.DeclaredBy)},
 		},
-		Context: "Incident " + inc.ID + " · /incident help lists every command",
+		Context: "Incident " + inc.ID + " · " + typed(platformOf(inc), command.Help, "") + " lists every command",
 	}
 	if inc.State == bot.IncidentResolved {
 		m.Text = "Resolved. Replies from stakeholders still arrive in this thread. " +
@@ -127,8 +129,8 @@ func ApprovedMessage(b bot.Broadcast, body string) bot.Message {
 func RejectedMessage(b bot.Broadcast, body string) bot.Message {
 	return bot.Message{
 		Title: fmt.Sprintf("Rejected by %s: nothing was sent", bot.ActorLabel(b.DecidedBy)),
-		Text: fmt.Sprintf("Reason: %s\n%s: change the update and submit it again with /incident notify %s.",
-			b.Reason, bot.ActorLabel(b.RequestedBy), b.Draft.IncidentID),
+		Text: fmt.Sprintf("Reason: %s\n%s: change the update and submit it again with %s.",
+			b.Reason, bot.ActorLabel(b.RequestedBy), typed(b.RequestedBy.Platform, command.Notify, b.Draft.IncidentID)),
 		Quote:   body,
 		Context: b.ID,
 	}
@@ -139,7 +141,7 @@ func ExpiredMessage(b bot.Broadcast, body string) bot.Message {
 	return bot.Message{
 		Title: fmt.Sprintf("Expired after %s: nothing was sent", bot.HumanDuration(b.ExpiresAt.Sub(b.RequestedAt))),
 		Text: fmt.Sprintf("No approver decided in time, so stakeholders did not get this update. "+
-			"To send it, submit it again with /incident notify %s.", b.Draft.IncidentID),
+			"To send it, submit it again with %s.", typed(b.RequestedBy.Platform, command.Notify, b.Draft.IncidentID)),
 		Quote:   body,
 		Context: b.ID,
 	}
@@ -160,7 +162,7 @@ func StatusMessage(r StatusReport, now time.Time) bot.Message {
 	}
 	if len(r.Broadcasts) == 0 {
 		if inc.State == bot.IncidentOpen {
-			m.Text = "No stakeholder update sent yet. Use /incident notify " + inc.ID + " to send one."
+			m.Text = "No stakeholder update sent yet. Use " + typed(platformOf(inc), command.Notify, inc.ID) + " to send one."
 		} else {
 			m.Text = "No stakeholder update was sent."
 		}
@@ -221,17 +223,17 @@ func countsLine(c bot.Counts) string {
 	return strings.Join(parts, ", ")
 }
 
-// ListMessage answers /incident list.
-func ListMessage(incs []bot.Incident, openOnly bool, now time.Time) bot.Message {
+// ListMessage answers list, in the syntax of platform p.
+func ListMessage(p bot.Platform, incs []bot.Incident, openOnly bool, now time.Time) bot.Message {
 	title := "Incidents"
 	if openOnly {
 		title = "Open incidents"
 	}
 	if len(incs) == 0 {
 		if openOnly {
-			return bot.Message{Title: "No open incidents", Text: "Declare one with /incident new <title> [--sev 1..4]."}
+			return bot.Message{Title: "No open incidents", Text: "Declare one with " + typed(p, command.New, "<title> [--sev 1..4]") + "."}
 		}
-		return bot.Message{Title: "No incidents yet", Text: "Declare one with /incident new <title> [--sev 1..4]."}
+		return bot.Message{Title: "No incidents yet", Text: "Declare one with " + typed(p, command.New, "<title> [--sev 1..4]") + "."}
 	}
 	m := bot.Message{Title: fmt.Sprintf("%s (%d)", title, len(incs))}
 	lines := make([]string, 0, min(len(incs), maxListed)+1)
@@ -243,7 +245,7 @@ func ListMessage(incs []bot.Incident, openOnly bool, now time.Time) bot.Message 
 		lines = append(lines, fmt.Sprintf("*%s* · SEV%d · %s · %s%s", inc.ID, inc.Severity, inc.Title, stateLabel(inc), ageSuffix(inc, now)))
 	}
 	m.Text = strings.Join(lines, "\n")
-	m.Context = "Details: /incident status INC-<number>"
+	m.Context = "Details: " + typed(p, command.Status, "INC-<number>")
 	return m
 }
 
@@ -281,7 +283,7 @@ func RefusalMessage(err error) bot.Message {
 		if ids := bot.IncidentIDsIn(err.Error()); len(ids) > 0 {
 			what = "herald has no incident " + ids[0] + "."
 		}
-		return bot.Message{Title: "Not found", Text: what + "\nCheck the incident id with /incident list."}
+		return bot.Message{Title: "Not found", Text: what + "\nCheck the incident id: the list command shows the open incidents."}
 	case errors.Is(err, bot.ErrConflict):
 		return bot.Message{Title: "Someone else changed this just now", Text: "Nothing was done twice. Look at the thread for what happened, then try again if it is still needed."}
 	}
@@ -394,4 +396,16 @@ func problemSMSTooLong(locale string, segments, limit int) string {
 
 func problemNoReason() string {
 	return "Say why you reject it, so the requester can fix the update."
+}
+
+// typed is how a person on platform p types command n: each platform's
+// people are told their own syntax (/incident in Slack, @herald in Teams).
+func typed(p bot.Platform, n command.Name, args string) string {
+	return command.Invocation(command.SurfaceOf(p), n, args)
+}
+
+// platformOf is where an incident's thread lives, else where it was
+// declared from.
+func platformOf(inc bot.Incident) bot.Platform {
+	return cmp.Or(inc.Thread.Platform, inc.DeclaredBy.Platform)
 }

@@ -52,7 +52,7 @@ func TestRefusalMessage(t *testing.T) {
 			name:       "not found points at the list",
 			err:        fmt.Errorf("loading incident INC-9: %w", bot.ErrNotFound),
 			wantTitle:  "Not found",
-			wantInText: []string{"INC-9", "/incident list"},
+			wantInText: []string{"INC-9", "the list command"},
 		},
 		{
 			name:       "anything else shows a plain sentence and a reference, never the error",
@@ -110,7 +110,7 @@ func TestListMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := workflow.ListMessage(tt.incs, tt.openOnly, now)
+			m := workflow.ListMessage(bot.PlatformSlack, tt.incs, tt.openOnly, now)
 			if m.Title != tt.wantTitle {
 				t.Errorf("title %q, want %q", m.Title, tt.wantTitle)
 			}

@@ -303,9 +303,8 @@ func TestServeSlackFlowDeclareComposeApproveRelay(t *testing.T) {
 	preview, txt := a.slackCompose("U0RESP1", root, "INC-1", []string{"executives", "it-ops"})
 	for _, want := range []string{
 		checkoutSMS, // the exact body
-		"1 segment · GSM-7 · 100 characters",
-		"HX0000000000000000000000000000000", // dana's window is closed: the template
-		"0 of 1 WhatsApp recipients get the free-form text",
+		"1 segment, GSM-7, 100 characters",
+		"*WhatsApp:* the approved template, filled with “Checkout down” and “15:30 UTC”", // dana's window is closed
 		"*SMS*\n1", "*WhatsApp*\n1", "*Total*\n2 people", // dana once, not twice
 		"Request approval",
 	} {

@@ -115,7 +115,7 @@ func TestSocketModeFlowDeclareComposeApproveRelay(t *testing.T) {
 	step1, _ = a.slack.View(step1.ID)
 	ack = a.push("interactive", submitView(t, "U0RESP1", step1, composeState([]string{"executives", "it-ops"}, "investigating", "15:30 UTC")), 0)
 	preview := responseView(t, string(ack.Payload), "V-preview-socket")
-	for _, want := range []string{checkoutSMS, "1 segment · GSM-7 · 100 characters", "*Total*\n2 people", "Request approval"} {
+	for _, want := range []string{checkoutSMS, "1 segment, GSM-7, 100 characters", "*Total*\n2 people", "Request approval"} {
 		if !strings.Contains(preview.AllText(), want) {
 			t.Errorf("preview in the ack lacks %q:\n%s", want, preview.AllText())
 		}

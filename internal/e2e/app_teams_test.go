@@ -192,7 +192,7 @@ func TestServeTeamsFlowDeclareComposeApproveRelayAndReplyAfterRestart(t *testing
 	a.tmSend("preview", a.tmClick(tmUserAAD, "Test User", root.ActivityID, compose.ActivityID, preview))
 	previewCard := a.tmWait(n, http.MethodPut, "Preview · INC-1")
 	for _, want := range []string{tmCheckoutSMS, "1 segment, GSM-7, 100 characters", "2 people: 1 WhatsApp, 1 SMS",
-		"HX0000000000000000000000000000000", "needed: another approver must approve"} {
+		"the approved template, filled with “Checkout down” and “15:30 UTC”", "needed: another approver must approve"} {
 		if !strings.Contains(previewCard.AllText(), want) {
 			t.Errorf("preview card lacks %q:\n%s", want, previewCard.AllText())
 		}
@@ -254,7 +254,7 @@ func TestServeTeamsFlowDeclareComposeApproveRelayAndReplyAfterRestart(t *testing
 	if code, _ := b.inbound(b.twilio.InboundWhatsApp(tmDanaPhone, strings.TrimPrefix(appWhatsApp, "whatsapp:"), "Dana", "Do customers see errors?")); code != http.StatusOK {
 		t.Fatalf("inbound: HTTP %d", code)
 	}
-	reply := b.tmWait(n, http.MethodPost, "Do customers see errors?", "Dana Weber", "Answer with /incident reply dana")
+	reply := b.tmWait(n, http.MethodPost, "Do customers see errors?", "Dana Weber", "Answer with @herald reply dana") // Teams' syntax, not Slack's
 	if reply.ConversationID != thread || reply.Created {
 		t.Fatalf("reply posted in %s (new thread %v), want the incident thread %s", reply.ConversationID, reply.Created, thread)
 	}
