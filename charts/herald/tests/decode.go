@@ -12,6 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -44,9 +45,8 @@ var (
 
 // DecodeStrict splits helm template's output into its documents and decodes
 // each into its Kubernetes type, refusing unknown fields, duplicate keys and
-// wrong types (sigs.k8s.io/yaml's UnmarshalStrict: YAML to JSON, then
-// encoding/json with DisallowUnknownFields), which a plain
-// `helm template` and `helm lint` let through.
+// wrong types (see decodeStrict), which a plain `helm template` and
+// `helm lint` let through.
 func DecodeStrict(manifests []byte) ([]Object, error) {
 	var out []Object
 	var errs []error
@@ -69,7 +69,7 @@ func DecodeStrict(manifests []byte) ([]Object, error) {
 			continue
 		}
 		obj := newObj()
-		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+		if err := decodeStrict([]byte(doc), obj); err != nil {
 			errs = append(errs, fmt.Errorf("%s (%s): %w", src, tm.Kind, err))
 			continue
 		}
@@ -83,6 +83,24 @@ func DecodeStrict(manifests []byte) ([]Object, error) {
 		return out, fmt.Errorf("strict decode:\n%w", errors.Join(errs...))
 	}
 	return out, nil
+}
+
+// decodeStrict decodes one YAML document the way the API server does with
+// strict field validation: duplicate keys refused (YAMLToJSONStrict), then
+// JSON decoded case-sensitively with unknown and duplicate fields refused.
+// encoding/json alone (yaml.UnmarshalStrict) matches field names without
+// regard to case, so it would let readOnlyRootFileSystem pass for
+// readOnlyRootFilesystem, which the API server drops.
+func decodeStrict(doc []byte, obj any) error {
+	js, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return err
+	}
+	strictErrs, err := kjson.UnmarshalStrict(js, obj, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strictErrs...)
 }
 
 func stripComments(doc []byte) []byte {
