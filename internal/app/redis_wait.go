@@ -29,6 +29,9 @@ func waitForRedis(ctx context.Context, rawURL string, log zerolog.Logger, first,
 	if err != nil {
 		return err
 	}
+	// go-redis's own complaints (a Sentinel that does not answer) go to the
+	// structured log, not as raw lines beside ours.
+	routeRedisLogs(log)
 	wait := first
 	for try := 1; ; try++ {
 		tctx, cancel := context.WithTimeout(ctx, redisTryTimeout)
