@@ -41,6 +41,7 @@ func TestRefusedValues(t *testing.T) {
 		{"a nested typo", []string{"--set", "metrics.serviceMonitor.enable=true"}, "additional properties 'enable' not allowed"},
 		{"metrics through the ingress", []string{"--set", "ingress.paths={/slack/,/metrics}"}, "/ingress/paths/1': value must be one of"},
 		{"readiness through the ingress", []string{"--set", "ingress.paths={/}"}, "/ingress/paths/0': value must be one of"},
+		{"an Ingress with no path", []string{"--set-json", "ingress.paths=[]"}, "/ingress/paths': minItems"},
 		{"a bad pull policy", []string{"--set", "image.pullPolicy=Sometimes"}, "/image/pullPolicy'"},
 		{"a port out of range", []string{"--set", "metrics.port=70000"}, "/metrics/port'"},
 		{"not a Redis URL", []string{"--set", "redis.url=http://redis:6379"}, "/redis/url'"},
