@@ -12,7 +12,7 @@ HELM_VERSION := v3.22.0
 HELM     := bin/helm-$(HELM_VERSION)/helm
 IMAGE    ?= herald
 
-.PHONY: all build test bench lint fuzz chart-lint chart-test docker clean need-redis
+.PHONY: all build test bench lint fuzz helm chart-lint chart-test docker clean need-redis
 
 all: lint test build
 
@@ -50,6 +50,8 @@ fuzz:
 		done; \
 	done
 
+## helm: build helm $(HELM_VERSION) into bin/ (CI starts it early, beside make test)
+helm: $(HELM)
 $(HELM):
 	GOBIN=$(CURDIR)/$(dir $(HELM)) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
