@@ -91,6 +91,11 @@ sentence that says what to change.
 {{- if and .Values.redis.passwordSecret.name (not (contains "$(REDIS_PASSWORD)" .Values.redis.url)) (not .Values.redis.urlSecret.name) }}
 {{- fail "redis.passwordSecret is set but redis.url has no $(REDIS_PASSWORD) where the password goes, e.g. redis://:$(REDIS_PASSWORD)@redis-master:6379/0" }}
 {{- end }}
+{{- range $name, $instead := dict "HERALD_ADDR" "containerPort" "HERALD_METRICS_ADDR" "metrics.port" "LOG_LEVEL" "logLevel" "LOG_FORMAT" "logFormat" }}
+{{- if hasKey $.Values.env $name }}
+{{- fail (printf "env.%s: the chart sets %s from %s; set that instead" $name $name $instead) }}
+{{- end }}
+{{- end }}
 {{- if and (or .Values.redis.url .Values.redis.urlSecret.name) (hasKey .Values.env "REDIS_URL") }}
 {{- fail "REDIS_URL is given twice: by redis.url/redis.urlSecret and by env; keep one" }}
 {{- end }}

@@ -52,6 +52,9 @@ func render(t *testing.T, args ...string) []Object {
 	if err != nil {
 		t.Fatalf("helm template %s: %v", strings.Join(args, " "), err)
 	}
+	for _, p := range consistency(objs) {
+		t.Errorf("helm template %s: %s", strings.Join(args, " "), p)
+	}
 	return objs
 }
 

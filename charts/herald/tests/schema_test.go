@@ -51,6 +51,7 @@ func TestRefusedValues(t *testing.T) {
 		{"metrics on the webhook port", []string{"--set", "metrics.port=8080"}, "metrics.port must differ from containerPort"},
 		{"a password placeholder without its Secret", []string{"--set", "redis.url=redis://:$(REDIS_PASSWORD)@r:6379"}, "redis.passwordSecret.name is empty"},
 		{"a password Secret the URL does not use", []string{"--set", "redis.url=redis://r:6379,redis.passwordSecret.name=redis"}, "redis.url has no $(REDIS_PASSWORD)"},
+		{"a variable the chart sets", []string{"--set", "env.HERALD_ADDR=:9000"}, "env.HERALD_ADDR: the chart sets HERALD_ADDR from containerPort"},
 		{"REDIS_URL twice", []string{"--set", "redis.url=redis://r:6379,env.REDIS_URL=redis://s:6379"}, "REDIS_URL is given twice"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
