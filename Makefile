@@ -1,4 +1,4 @@
-# herald: make build | test | bench | lint | fuzz | chart-lint | docker
+# herald: make build | test | bench | lint | fuzz | chart-lint | chart-test | docker
 # Every target is plain `go` underneath; see README, Development.
 
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -6,10 +6,13 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BENCHTIME ?= 200ms
 FUZZTIME  ?= 15s
-HELM     := go run helm.sh/helm/v3/cmd/helm@v3.22.0
+HELM_VERSION := v3.22.0
+# helm is built once through the Go module proxy (the first build takes
+# minutes) and reused from bin/; a new version gets a directory of its own.
+HELM     := bin/helm-$(HELM_VERSION)/helm
 IMAGE    ?= herald
 
-.PHONY: all build test bench lint fuzz chart-lint docker clean need-redis
+.PHONY: all build test bench lint fuzz helm chart-lint chart-test docker clean need-redis
 
 all: lint test build
 
@@ -47,10 +50,20 @@ fuzz:
 		done; \
 	done
 
-## chart-lint: helm lint of charts/herald (downloads helm through the Go module proxy; not part of test)
-chart-lint:
-	$(HELM) lint charts/herald
+## helm: build helm $(HELM_VERSION) into bin/ (CI starts it early, beside make test)
+helm: $(HELM)
+$(HELM):
+	GOBIN=$(CURDIR)/$(dir $(HELM)) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+## chart-lint: helm lint of charts/herald (builds helm through the Go module proxy; not part of test)
+chart-lint: $(HELM)
+	$(HELM) lint --strict charts/herald
 	$(HELM) template herald charts/herald >/dev/null
+
+## chart-test: the chart's tests (charts/herald/tests, a module of its own): helm lint, helm template
+## with three replicas and each optional feature, strict decode into the Kubernetes types, schema, README
+chart-test: $(HELM)
+	cd charts/herald/tests && go vet ./... && HELM=$(CURDIR)/$(HELM) go test -count=1 ./...
 
 ## docker: container image (distroless, non-root)
 docker:

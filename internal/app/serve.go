@@ -50,14 +50,20 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	for _, w := range cfg.Warnings {
 		o.Logger.Warn().Msg("config: " + w.String())
 	}
+	if err := waitForRedis(ctx, env.RedisURL, o.Logger, redisWaitFirst, redisWaitMost); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it ever served
+		}
+		return err
+	}
 	h, err := build(ctx, cfg, env, o.Logger)
 	if err != nil {
 		return err
 	}
 	h.metrics.SetBuildInfo(o.Version)
-	srv := httpserver.New(httpserver.Options{Addr: env.Addr, Logger: o.Logger, Metrics: h.metrics})
+	srv := httpserver.New(httpserver.Options{Addr: env.Addr, MetricsAddr: env.MetricsAddr, Logger: o.Logger, Metrics: h.metrics})
 	h.routes(srv)
-	o.Logger.Info().Str("addr", env.Addr).Str("version", o.Version).Strs("chat", platformNames(h.chats.platforms())).
+	o.Logger.Info().Str("addr", env.Addr).Str("metrics_addr", env.MetricsAddr).Str("version", o.Version).Strs("chat", platformNames(h.chats.platforms())).
 		Int("recipients", len(h.directory.Recipients())).Msg("herald serving")
 	return h.run(ctx, srv)
 }

@@ -18,7 +18,8 @@ import (
 // environment section documents them all (a test keeps the two in step).
 type Env struct {
 	Addr            string `env:"HERALD_ADDR"`
-	PublicURL       string `env:"HERALD_PUBLIC_URL"` // no trailing slash
+	MetricsAddr     string `env:"HERALD_METRICS_ADDR"` // "": /metrics is served on Addr
+	PublicURL       string `env:"HERALD_PUBLIC_URL"`   // no trailing slash
 	RedisURL        string `env:"REDIS_URL"`
 	DataKey         []byte `env:"HERALD_DATA_KEY"` // decoded: 32 bytes
 	IncidentChannel string `env:"HERALD_INCIDENT_CHANNEL"`
@@ -109,6 +110,15 @@ func EnvFrom(getenv func(string) string) (Env, error) {
 		e.Addr = DefaultAddr
 	} else if _, port, err := net.SplitHostPort(e.Addr); err != nil || !validPort(port) {
 		fail("HERALD_ADDR", "must be host:port or :port, like :8080")
+	}
+	// A listener of its own for /metrics lets the webhook port face the
+	// internet (through an ingress) while only Prometheus reaches metrics.
+	if e.MetricsAddr = get("HERALD_METRICS_ADDR"); e.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(e.MetricsAddr); err != nil || !validPort(port) {
+			fail("HERALD_METRICS_ADDR", "must be host:port or :port, like :9090")
+		} else if e.MetricsAddr == e.Addr {
+			fail("HERALD_METRICS_ADDR", "must differ from HERALD_ADDR")
+		}
 	}
 	e.PublicURL = strings.TrimRight(get("HERALD_PUBLIC_URL"), "/")
 	if e.PublicURL != "" && !httpURL(e.PublicURL) {

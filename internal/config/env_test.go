@@ -186,3 +186,30 @@ func TestWhatsAppWarning(t *testing.T) {
 		t.Errorf("with a sender: %q", got)
 	}
 }
+
+// HERALD_METRICS_ADDR is optional (metrics then stay on HERALD_ADDR); when
+// set it must be a listen address of its own.
+func TestMetricsAddr(t *testing.T) {
+	for _, c := range []struct {
+		addr, metrics string
+		want          string // "" accepted
+	}{
+		{"", "", ""},
+		{"", ":9090", ""},
+		{":8080", "127.0.0.1:9090", ""},
+		{"", "9090", "environment: invalid HERALD_METRICS_ADDR (must be host:port or :port, like :9090)"},
+		{":8080", ":8080", "environment: invalid HERALD_METRICS_ADDR (must differ from HERALD_ADDR)"},
+	} {
+		e, err := EnvFrom(mapEnv{"HERALD_ADDR": c.addr, "HERALD_METRICS_ADDR": c.metrics}.get)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != c.want {
+			t.Errorf("HERALD_ADDR=%q HERALD_METRICS_ADDR=%q: got %q, want %q", c.addr, c.metrics, got, c.want)
+		}
+		if c.want == "" && e.MetricsAddr != c.metrics {
+			t.Errorf("MetricsAddr = %q, want %q", e.MetricsAddr, c.metrics)
+		}
+	}
+}

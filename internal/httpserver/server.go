@@ -35,6 +35,10 @@ type Options struct {
 	Addr    string           // HERALD_ADDR, default ":8080"
 	Logger  zerolog.Logger   // request log and server errors
 	Metrics *metrics.Metrics // nil: no /metrics and no request metrics
+	// MetricsAddr (HERALD_METRICS_ADDR), when set, moves /metrics off Addr
+	// to a listener of its own: the webhook port faces the internet through
+	// an ingress, the metrics port only the cluster's Prometheus.
+	MetricsAddr string
 
 	// DrainTimeout bounds how long shutdown waits for in-flight requests
 	// before cutting them off.
@@ -81,7 +85,7 @@ func New(o Options) *Server {
 	s := &Server{opts: o, log: o.Logger.With().Str("component", "http").Logger(), mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	if o.Metrics != nil {
+	if o.Metrics != nil && o.MetricsAddr == "" {
 		s.mux.Handle("GET /metrics", o.Metrics.Handler())
 	}
 	// Panics are recovered innermost, so the request log and the metrics
@@ -112,15 +116,49 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Addr returns the configured listen address.
 func (s *Server) Addr() string { return s.opts.Addr }
 
-// Run listens on the configured address and serves until ctx is cancelled,
-// then shuts down gracefully (see Serve).
+// Run listens on the configured address (and on MetricsAddr when set) and
+// serves until ctx is cancelled, then shuts down gracefully (see Serve).
 func (s *Server) Run(ctx context.Context) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.opts.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.opts.Addr, err)
 	}
-	return s.Serve(ctx, ln)
+	if s.opts.MetricsAddr == "" || s.opts.Metrics == nil {
+		return s.Serve(ctx, ln)
+	}
+	mln, err := lc.Listen(ctx, "tcp", s.opts.MetricsAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listening for metrics on %s: %w", s.opts.MetricsAddr, err)
+	}
+	return s.ServeWithMetrics(ctx, ln, mln)
+}
+
+// ServeWithMetrics is Serve with /metrics alone on mln. Scrapes are not
+// counted as requests: they are not traffic an operator pages on.
+func (s *Server) ServeWithMetrics(ctx context.Context, ln, mln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.opts.Metrics.Handler())
+	msrv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		ReadTimeout:       s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          log.New(errorLogWriter{s.log}, "", 0),
+	}
+	served := make(chan error, 1)
+	go func() { served <- msrv.Serve(mln) }()
+	s.log.Info().Str("addr", mln.Addr().String()).Msg("metrics listening")
+	err := s.Serve(ctx, ln)
+	// Closed only after the drain, so the last scrapes still see it.
+	msrv.Close()
+	if merr := <-served; err == nil && !errors.Is(merr, http.ErrServerClosed) {
+		err = fmt.Errorf("serving metrics on %s: %w", mln.Addr(), merr)
+	}
+	return err
 }
 
 // Serve serves on ln until ctx is cancelled. Then it answers /readyz with

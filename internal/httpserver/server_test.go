@@ -409,3 +409,66 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("defaults not applied: %+v", s.opts)
 	}
 }
+
+// With MetricsAddr, /metrics answers on its own listener only: the webhook
+// port an ingress exposes has none, and the metrics port has nothing else.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	s, _ := newServer(t, Options{Metrics: metrics.New(), MetricsAddr: "127.0.0.1:0"})
+	s.Register("POST /slack/commands", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.ServeWithMetrics(ctx, ln, mln) }()
+	web, mon := "http://"+ln.Addr().String(), "http://"+mln.Addr().String()
+
+	for _, c := range []struct {
+		url      string
+		wantCode int
+	}{
+		{web + "/metrics", 404},
+		{web + "/healthz", 200},
+		{mon + "/metrics", 200},
+		{mon + "/healthz", 404},
+		{mon + "/slack/commands", 404},
+	} {
+		if code, _, _ := get(t, "GET", c.url); code != c.wantCode {
+			t.Errorf("GET %s: %d, want %d", c.url, code, c.wantCode)
+		}
+	}
+	if _, body, _ := get(t, "GET", mon+"/metrics"); !strings.Contains(body, "herald_chat_mode 1") {
+		t.Errorf("metrics port body lacks herald's metrics:\n%.300s", body)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ServeWithMetrics: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not stop")
+	}
+	if _, err := net.Dial("tcp", mln.Addr().String()); err == nil {
+		t.Error("metrics listener still open after shutdown")
+	}
+}
+
+func TestRunReportsMetricsListenErrors(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	s := New(Options{Addr: "127.0.0.1:0", Metrics: metrics.New(), MetricsAddr: taken.Addr().String()})
+	err = s.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "listening for metrics on "+taken.Addr().String()) {
+		t.Fatalf("Run with a taken metrics port = %v", err)
+	}
+}
