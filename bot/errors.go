@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -96,4 +97,22 @@ func ErrorRef(err error) string {
 	}
 	sum := sha256.Sum256([]byte(err.Error()))
 	return "E-" + strings.ToUpper(hex.EncodeToString(sum[:3]))
+}
+
+// RequireDeps returns an error naming every dependency of owner that is
+// missing (present[name] false), or nil. Each feature's Validate uses it,
+// so a wiring mistake stops herald at start with one sentence instead of a
+// nil dereference in the middle of an incident.
+func RequireDeps(owner string, present map[string]bool) error {
+	var missing []string
+	for name, ok := range present {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	return fmt.Errorf("%s is missing %s", owner, strings.Join(missing, ", "))
 }

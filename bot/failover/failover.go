@@ -196,3 +196,13 @@ func (f *Failover) ForcedMode(ctx context.Context) (ChatMode, error) {
 	}
 	return ChatMode(v), nil
 }
+
+// Validate says which required dependencies are missing. PhoneKey is
+// optional.
+func (f *Failover) Validate() error {
+	return bot.RequireDeps("failover.Failover", map[string]bool{
+		"Health": f.Health != nil, "Service": f.Service != nil, "Messenger": f.Messenger != nil,
+		"Outbox": f.Outbox != nil, "Poster": f.Poster != nil, "KV": f.KV != nil, "Dedup": f.Dedup != nil,
+		"Audit": f.Audit != nil, "Clock": f.Clock != nil, "Watchers": f.Watchers != nil,
+	})
+}

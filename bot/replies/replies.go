@@ -274,3 +274,13 @@ func (r *Replies) findRecipient(who string) (bot.Recipient, bool) {
 	}
 	return bot.Recipient{}, false
 }
+
+// Validate says which required dependencies are missing. PhoneKey is
+// optional (without it limiter keys hold the number itself).
+func (r *Replies) Validate() error {
+	return bot.RequireDeps("replies.Replies", map[string]bool{
+		"Directory": r.Directory != nil, "Phones": r.Phones != nil, "Incidents": r.Incidents != nil,
+		"Audit": r.Audit != nil, "Poster": r.Poster != nil, "Keywords": r.Keywords != nil,
+		"Messenger": r.Messenger != nil, "Limiter": r.Limiter != nil, "Clock": r.Clock != nil,
+	})
+}

@@ -366,3 +366,11 @@ func Digest(items []bot.OutboxItem) bot.Message {
 	}
 	return m
 }
+
+// Validate says which required dependencies are missing. ChatUp, KV,
+// Dedup, Refused and OnRootPosted are optional (see their comments).
+func (p *ThreadPoster) Validate() error {
+	return bot.RequireDeps("thread.ThreadPoster", map[string]bool{
+		"Outbox": p.Outbox != nil, "Chat": p.Chat != nil, "Limiter": p.Limiter != nil, "Locker": p.Locker != nil,
+	})
+}

@@ -86,3 +86,13 @@ func (s *Service) audit(ctx context.Context, by bot.Actor, action bot.AuditActio
 		s.report(ctx, fmt.Errorf("recording audit entry %s for %s: %w", action, incidentID, err))
 	}
 }
+
+// Validate says which required dependencies are missing. Dedup and
+// ReportError are optional (see their comments).
+func (s *Service) Validate() error {
+	return bot.RequireDeps("workflow.Service", map[string]bool{
+		"Directory": s.Directory != nil, "Planner": s.Planner != nil, "Incidents": s.Incidents != nil,
+		"Broadcasts": s.Broadcasts != nil, "Audit": s.Audit != nil, "Chat": s.Chat != nil,
+		"Relay": s.Relay != nil, "Clock": s.Clock != nil,
+	})
+}

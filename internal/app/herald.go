@@ -204,6 +204,9 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 		}
 	}
 	h.metrics.SetChatUp(true)
+	if err := h.validateCore(); err != nil {
+		return nil, fmt.Errorf("wiring herald's core: %w", err)
+	}
 
 	if h.slackAPI != nil {
 		fe, err := slackadapter.NewFrontend(slackadapter.Config{
@@ -226,6 +229,15 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 }
 
 // service is the workflow SMS commands drive: the primary platform's.
+// validateCore checks that every feature got what it needs.
+func (h *herald) validateCore() error {
+	errs := []error{h.poster.Validate(), h.replies.Validate(), h.failover.Validate()}
+	for _, s := range h.services {
+		errs = append(errs, s.Validate())
+	}
+	return errors.Join(errs...)
+}
+
 func (h *herald) service() *workflow.Service { return h.services[h.chats.primary()] }
 
 // resilient is the chat the core posts through for platform p: straight to
