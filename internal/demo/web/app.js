@@ -1,0 +1,1 @@
+const es=new EventSource("/api/events");es.addEventListener("state",e=>{document.getElementById("app").textContent=JSON.parse(e.data).phones.length+" phones"});
