@@ -108,8 +108,8 @@ func Demo(ctx context.Context, o DemoOptions) error {
 
 	env, err := config.EnvFrom(mapEnv(map[string]string{
 		"HERALD_ADDR": ln.Addr().String(), "HERALD_PUBLIC_URL": base, "REDIS_URL": redisURL,
-		"HERALD_DATA_KEY":    crypto.GenerateKey(),
-		"SLACK_BOT_TOKEN":    sim.slack.BotToken,
+		"HERALD_DATA_KEY":      crypto.GenerateKey(),
+		"SLACK_BOT_TOKEN":      sim.slack.BotToken,
 		"SLACK_SIGNING_SECRET": sim.signingSecret, "SLACK_API_URL": sim.slack.APIURL(),
 		"TWILIO_ACCOUNT_SID": sim.twilio.AccountSID, "TWILIO_AUTH_TOKEN": sim.twilio.AuthToken,
 		"TWILIO_API_URL": sim.twilio.URL, "TWILIO_SMS_FROM": demoSMSFrom, "TWILIO_WHATSAPP_FROM": demoWhatsAppFrom,
@@ -263,4 +263,3 @@ func reachable(a net.Addr) string {
 	}
 	return ta.String()
 }
-
