@@ -63,7 +63,7 @@ func openPage(t *testing.T, url string) *page {
 		t.Skip("no Chromium found (looked for $CHROMIUM, /usr/bin/chromium, chromium, chromium-browser, google-chrome): install chromium to run the browser test")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.WindowSize(1600, 1000), chromedp.NoSandbox,
+		chromedp.ExecPath(bin), chromedp.WindowSize(1600, 1150), chromedp.NoSandbox,
 		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("hide-scrollbars", true))
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	p := &page{t: t, dir: artifactDir(t)}
@@ -115,7 +115,13 @@ func (p *page) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		p.screenshot("failed")
-		p.t.Fatalf("%s: %v", what, err)
+		if m, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(()=>{const b=document.querySelector('#messages');return b.scrollTop+'/'+b.scrollHeight+'/'+b.clientHeight})()`)); err == nil {
+			p.t.Logf("messages scroll %s", m)
+		}
+		p.mu.Lock()
+		errs := strings.Join(p.errs, "\n")
+		p.mu.Unlock()
+		p.t.Fatalf("%s: %v\npage errors: %s", what, err, errs)
 	}
 	p.checkErrors()
 }
@@ -130,7 +136,7 @@ func (p *page) screenshot(name string) string {
 	p.shot++
 	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 is PNG, below it JPEG
 	if err != nil {
 		p.t.Logf("screenshot %s: %v", name, err)
 		return ""
@@ -207,6 +213,10 @@ func TestDemoInTheBrowser(t *testing.T) {
 	p.click("Approve as Jordan", `button[data-action-id="approve"]`)
 	p.waitJS("every stakeholder's phone", `[...document.querySelectorAll('.card[data-role="stakeholder"]')].every(c => c.querySelector('.b.in'))`)
 	p.waitJS("a read receipt and a fallback", `document.querySelector('.ticks.read') && document.querySelector('.card[data-phone="nora"] .b.in[data-channel="sms"]')`)
+	p.waitJS("every stakeholder's update delivered or read", `[...document.querySelectorAll('.card[data-role="stakeholder"]')].every(c => {
+		const b = [...c.querySelectorAll('.b.in')].pop();
+		return b && ['delivered', 'read'].includes(b.dataset.status);
+	})`)
 	p.waitJS("the relay summary", p.threadHas("0 failed"))
 	relayed := p.screenshot("relayed")
 
@@ -214,7 +224,7 @@ func TestDemoInTheBrowser(t *testing.T) {
 	p.typeInto("omar's phone", `.card[data-phone="omar"] .reply input`, "Are payments affected too?")
 	p.click("omar's send", `.card[data-phone="omar"] .reply button`)
 	p.waitJS("omar's reply in the thread", p.threadHas("Are payments affected too?"))
-	p.click("dana's photo", `.card[data-phone="dana"] .quick button[title="📷"]`)
+	p.click("dana's photo", `.card[data-phone="dana"] .quick button[title="Photo"]`)
 	p.waitJS("dana's photo in the thread", p.threadHas("Server room, 2nd floor"))
 	p.screenshot("replies")
 

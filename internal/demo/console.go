@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -56,6 +57,9 @@ type Console struct {
 	triggers  map[string]string    // trigger_id -> the user whose action it was
 	subs      map[chan struct{}]struct{}
 	slackDown bool
+	lastState []byte // the state last announced, without its seq
+
+	annMu sync.Mutex // one announcement at a time
 }
 
 // NewConsole builds the console for the seeded organisation in o.Config.
@@ -155,10 +159,25 @@ func (c *Console) observe() {
 	}
 }
 
-// announce wakes every open event stream.
+// announce wakes every open event stream when the state changed since the
+// last announcement: the page redraws only what moved, but an idle page
+// should not even be woken.
 func (c *Console) announce() {
+	c.annMu.Lock()
+	defer c.annMu.Unlock()
+	s := c.state()
+	s.Seq = 0
+	b, err := json.Marshal(s)
+	if err != nil {
+		c.o.Log.Error().Err(err).Msg("demo console: encoding the state")
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if bytes.Equal(b, c.lastState) {
+		return
+	}
+	c.lastState = b
 	c.seq++
 	for ch := range c.subs {
 		select {

@@ -101,7 +101,7 @@ function renderBlocks(blocks, ctx) {
         break;
       }
       case "context":
-        out.push(el("div", { class: "bk-context" }, (b.elements || []).map((e) => e.type === "image" ? el("span", {}, "🖼") : el("span", { html: textObj(e) }))));
+        out.push(el("div", { class: "bk-context" }, (b.elements || []).map((e) => e.type === "image" ? el("span", {}, "[image]") : el("span", { html: textObj(e) }))));
         break;
       case "divider":
         out.push(el("hr", { class: "bk-divider" }));
@@ -113,7 +113,7 @@ function renderBlocks(blocks, ctx) {
         if (ctx.modal) out.push(renderInput(b, ctx));
         break;
       case "image":
-        out.push(el("div", { class: "bk-context" }, "🖼 " + (b.alt_text || "image")));
+        out.push(el("div", { class: "bk-context" }, "[image] " + (b.alt_text || "")));
         break;
       default:
         if (b.text) out.push(el("div", { class: "bk-section", html: textObj(b.text) }));
@@ -126,9 +126,9 @@ function button(e, blockId, ctx) {
   const cls = "btn" + (e.style === "primary" ? " primary" : e.style === "danger" ? " danger" : "");
   return el("button", {
     class: cls, type: "button", "data-action-id": e.action_id, "data-value": e.value || "",
-    disabled: (state && state.slackDown) || undefined,
     onclick: async (ev) => {
-      ev.currentTarget.disabled = true;
+      const btn = ev.currentTarget;
+      btn.disabled = true; // one click, one request, as in Slack
       try {
         if (ctx.modal) {
           await api("/api/view/action", { viewId: ctx.modal.id, state: collectState(ctx.modal), action: {
@@ -138,6 +138,7 @@ function button(e, blockId, ctx) {
             blockId: blockId || "", value: e.value || "", text: e.text ? e.text.text : "" });
         }
       } catch (err) { /* the toast said it */ }
+      btn.disabled = !!(state && state.slackDown);
     },
   }, e.text ? e.text.text : e.action_id);
 }
@@ -159,59 +160,87 @@ function renderMessage(m, opts) {
     el("div", {},
       el("div", { class: "meta" }, el("b", {}, "herald"), el("span", { class: "app" }, "APP"), el("time", {}, timeOf(m.ts)),
         m.edits ? el("span", { class: "edited" }, "(edited)") : null),
-      isEph ? el("div", { class: "only" }, "👁 Only visible to you") : null,
+      isEph ? el("div", { class: "only" }, "Only visible to you") : null,
       m.blocks && m.blocks.length ? renderBlocks(m.blocks, { channel: opts.channel, ts: m.ts }) : el("div", { class: "bk-section", html: mrkdwn(m.text) })));
   return node;
 }
 
-const prevTexts = new Map(); // ts -> last drawn text, to flash edits
+// reconcile makes container's children the nodes of items, in order,
+// building only the items whose signature changed: a node the person is
+// about to click is not swapped under the pointer by an unrelated update.
+function reconcile(container, items) {
+  const old = container._nodes || new Map();
+  const next = new Map();
+  const nodes = [];
+  for (const it of items) {
+    let n = old.get(it.key);
+    if (!n || (it.sig !== undefined && n._sig !== it.sig)) {
+      const fresh = it.build();
+      if (n || container._drawn) fresh.classList.add("flash");
+      n = fresh;
+      n._sig = it.sig;
+    }
+    if (it.update) it.update(n);
+    next.set(it.key, n);
+    nodes.push(n);
+  }
+  container._nodes = next;
+  container._drawn = true;
+  nodes.forEach((n, i) => {
+    const at = container.children[i];
+    if (at !== n) container.insertBefore(n, at || null);
+  });
+  while (container.children.length > nodes.length) container.lastElementChild.remove();
+}
+
+let drawnMessages = -1;
 
 function renderChannel() {
   const box = $("#messages");
-  const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   const ch = state.channel;
   const mine = ch.ephemerals.filter((e) => e.user === acting);
   const roots = ch.messages.filter((m) => !m.threadTs || m.threadTs === m.ts);
+  const entries = [];
+  for (const r of roots) entries.push({ ts: r.ts, msg: r });
+  for (const e of mine.filter((e) => !e.threadTs)) entries.push({ ts: e.ts, msg: e, ephemeral: true });
+  entries.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+  const sigOf = (m) => (m.text || "") + JSON.stringify(m.blocks || null) + (m.edits || 0);
   const items = [];
-  for (const r of roots) items.push({ ts: r.ts, msg: r });
-  for (const e of mine.filter((e) => !e.threadTs)) items.push({ ts: e.ts, msg: e, ephemeral: true });
-  items.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
-  box.replaceChildren();
-  if (items.length === 0) {
-    box.append(el("div", { class: "empty", html: "No incident yet.<br>Type <code>/incident new Checkout failing --sev 2</code> below to declare one." }));
+  if (entries.length === 0) {
+    items.push({ key: "empty", sig: "", build: () => el("div", { class: "empty", html: "No incident yet.<br>Type <code>/incident new Checkout failing --sev 2</code> below to declare one." }) });
   }
-  for (const it of items) {
-    const node = renderMessage(it.msg, { channel: ch.id, ephemeral: it.ephemeral });
-    flashIfChanged(node, it.msg);
-    box.append(node);
+  for (const it of entries) {
+    const key = (it.ephemeral ? "e:" : "m:") + it.ts;
+    items.push({ key, sig: sigOf(it.msg), build: () => renderMessage(it.msg, { channel: ch.id, ephemeral: it.ephemeral }) });
     if (it.ephemeral) continue;
     const replies = ch.messages.filter((m) => m.threadTs === it.ts && m.ts !== it.ts)
       .map((m) => ({ ts: m.ts, msg: m }))
       .concat(mine.filter((e) => e.threadTs === it.ts).map((e) => ({ ts: e.ts, msg: e, ephemeral: true })))
       .sort((a, b) => (a.ts < b.ts ? -1 : 1));
-    if (replies.length) {
-      const th = el("div", { class: "thread", "data-thread": it.ts },
-        el("div", { class: "thread-label" }, replies.length + (replies.length === 1 ? " reply" : " replies")));
-      for (const r of replies) {
-        const n = renderMessage(r.msg, { channel: ch.id, ephemeral: r.ephemeral });
-        flashIfChanged(n, r.msg);
-        th.append(n);
-      }
-      box.append(th);
-    }
+    if (!replies.length) continue;
+    items.push({
+      key: "t:" + it.ts,
+      build: () => el("div", { class: "thread", "data-thread": it.ts }, el("div", { class: "thread-label" }), el("div", { class: "replies" })),
+      update: (node) => {
+        node.firstChild.textContent = replies.length + (replies.length === 1 ? " reply" : " replies");
+        reconcile(node.lastChild, replies.map((r) => ({
+          key: (r.ephemeral ? "e:" : "m:") + r.ts, sig: sigOf(r.msg),
+          build: () => renderMessage(r.msg, { channel: ch.id, ephemeral: r.ephemeral }),
+        })));
+      },
+    });
   }
-  if (nearBottom) box.scrollTop = box.scrollHeight;
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
+  reconcile(box, items);
+  for (const b of box.querySelectorAll("button.btn")) b.disabled = state.slackDown;
+  const count = ch.messages.length + mine.length;
+  // New posts scroll into view, as in Slack, and a reader at the bottom
+  // stays there; one who scrolled up to read is left where they are.
+  if (count !== drawnMessages || atBottom) box.scrollTop = box.scrollHeight;
+  drawnMessages = count;
   const t = $("#triage-count");
   t.hidden = state.triage.messages.length === 0;
   t.textContent = state.triage.messages.length;
-}
-
-function flashIfChanged(node, m) {
-  const key = m.ts + (m.user || "");
-  const sig = (m.text || "") + JSON.stringify(m.blocks || []);
-  if (prevTexts.has(key) && prevTexts.get(key) !== sig) node.classList.add("flash");
-  if (!prevTexts.has(key) && prevTexts.size > 0) node.classList.add("flash");
-  prevTexts.set(key, sig);
 }
 
 // ---- modals ----
@@ -385,7 +414,7 @@ function makeCard(p) {
     p.note ? el("span", { class: "tagc note", title: p.note }, p.note) : null);
   const quick = p.role === "responder"
     ? ["STATUS", "NOTIFY INC-1 it-ops investigating next_update=15:00", "HELP"]
-    : p.role === "approver" ? ["STATUS", "HELP"] : ["STOP", "HELP", "📷"];
+    : p.role === "approver" ? ["STATUS", "HELP"] : ["STOP", "HELP", "Photo"];
   const root = el("div", { class: "card", "data-phone": p.id, "data-role": p.role },
     el("div", { class: "who-line" }, el("div", { class: "pname", title: p.name }, p.name), tags),
     el("div", { class: "phone" },
@@ -399,7 +428,7 @@ function makeCard(p) {
         el("form", { class: "reply", onsubmit: (ev) => { ev.preventDefault(); if (input.value.trim()) send(input.value); } },
           input, el("button", { type: "submit", "aria-label": "Send" }, "➤")),
         el("div", { class: "quick" }, quick.map((q) => el("button", { type: "button", title: q,
-          onclick: () => (q === "📷" ? send("Server room, 2nd floor", true) : send(q)) },
+          onclick: () => (q === "Photo" ? send("Server room, 2nd floor", true) : send(q)) },
           q.startsWith("NOTIFY") ? "NOTIFY" : q))))));
   return { root, bubbles, count: -1, sig: "" };
 }
@@ -407,7 +436,7 @@ function makeCard(p) {
 function ticks(b) {
   if (b.dir !== "in") return null;
   switch (b.status) {
-    case "queued": case "accepted": return el("span", { class: "ticks" }, "🕓 queued");
+    case "queued": case "accepted": return el("span", { class: "ticks" }, "◷ queued");
     case "sent": return el("span", { class: "ticks" }, "✓ sent");
     case "delivered": return el("span", { class: "ticks" }, "✓✓ delivered");
     case "read": return el("span", { class: "ticks read" }, "✓✓ read");
