@@ -23,6 +23,9 @@ type run struct {
 	url     string
 	startup time.Duration
 	http    *http.Client
+	// inCalls is the time spent in console calls so far: herald's answers
+	// to the signed requests they make.
+	inCalls time.Duration
 }
 
 func startDemo(t *testing.T) *run {
@@ -76,6 +79,8 @@ func startDemo(t *testing.T) *run {
 func (r *run) post(path string, body any, out any) int {
 	r.t.Helper()
 	b, _ := json.Marshal(body)
+	start := time.Now()
+	defer func() { r.inCalls += time.Since(start) }()
 	resp, err := r.http.Post(r.url+path, "application/json", bytes.NewReader(b))
 	if err != nil {
 		r.t.Fatalf("POST %s: %v", path, err)
@@ -203,4 +208,29 @@ func anyBubble(p demo.PhoneState, want string) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkDemoStartup measures `herald demo` from the call to the moment
+// the console answers: simulators, in-process store, herald's wiring and
+// its readiness check.
+func BenchmarkDemoStartup(b *testing.B) {
+	for b.Loop() {
+		ctx, cancel := context.WithCancel(context.Background())
+		ready := make(chan time.Duration, 1)
+		done := make(chan error, 1)
+		go func() {
+			done <- app.Demo(ctx, app.DemoOptions{Addr: "127.0.0.1:0", Logger: zerolog.Nop(),
+				Ready: func(_ string, took time.Duration) { ready <- took }})
+		}()
+		select {
+		case took := <-ready:
+			b.ReportMetric(float64(took.Microseconds())/1000, "ms-to-ready")
+		case err := <-done:
+			b.Fatalf("herald demo stopped at start: %v", err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
 }
