@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -260,7 +261,8 @@ func jsonHandler[In any](f func(ctx context.Context, in In) (any, error)) http.H
 		out, err := f(r.Context(), in)
 		if err != nil {
 			code := http.StatusBadGateway
-			if _, ok := err.(badRequest); ok {
+			var bad badRequest
+			if errors.As(err, &bad) {
 				code = http.StatusBadRequest
 			}
 			writeJSON(w, code, map[string]string{"error": err.Error()})

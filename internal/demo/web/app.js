@@ -57,6 +57,9 @@ function esc(s) {
   return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
+// emoji are the shortcodes herald's texts use, as Slack shows them.
+const emoji = { warning: "⚠️", lock: "🔒", outbox_tray: "📤", white_check_mark: "✅", x: "❌", rotating_light: "🚨", hourglass: "⌛" };
+
 // mrkdwn renders Slack's markup: *bold*, _italic_, ~strike~, `code`,
 // ```pre```, > quotes, <url|label> links, <@U123> mentions.
 function mrkdwn(src) {
@@ -70,6 +73,7 @@ function mrkdwn(src) {
   });
   s = s.replace(/&lt;(https?:[^|&]+)\|([^&]+)&gt;/g, '<a href="$1" target="_blank" rel="noopener">$2</a>');
   s = s.replace(/&lt;(https?:[^&]+)&gt;/g, '<a href="$1" target="_blank" rel="noopener">$1</a>');
+  s = s.replace(/:([a-z0-9_+-]+):/g, (all, name) => (name in emoji ? emoji[name] : all));
   s = s.replace(/(^|[\s(>])\*([^*\n]+)\*/g, "$1<b>$2</b>");
   s = s.replace(/(^|[\s(>])_([^_\n]+)_/g, "$1<i>$2</i>");
   s = s.replace(/(^|[\s(>])~([^~\n]+)~/g, "$1<s>$2</s>");
