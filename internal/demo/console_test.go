@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ const (
 	approver  = "U0LEAD1"
 	incidents = "C0INCIDENTS"
 )
+
+var approveCode = regexp.MustCompile(`APPROVE (\d+)`)
 
 func option(v string) map[string]any {
 	return map[string]any{"text": map[string]any{"type": "plain_text", "text": v}, "value": v}
@@ -222,6 +225,28 @@ func TestDemoFlowThroughTheConsole(t *testing.T) {
 	r.waitState("the watcher's digest", func(s demo.State) bool { return anyBubble(phone(s, "watcher-1"), "Still failing for us") })
 	r.post("/api/phone/send", demo.PhoneSendRequest{Phone: "responder-1", Text: "STATUS"}, nil)
 	r.waitState("the STATUS answer on the responder's phone", func(s demo.State) bool { return anyBubble(phone(s, "responder-1"), "INC-1") })
+	// NOTIFY by SMS needs the approver's code, texted to the approver's phone.
+	r.post("/api/phone/send", demo.PhoneSendRequest{Phone: "responder-1", Text: "NOTIFY INC-1 executives update status=Payments are back. next_update=16:00"}, nil)
+	var code string
+	r.waitState("the approval code on the approver's phone", func(s demo.State) bool {
+		for _, b := range received(phone(s, "approver-1")) {
+			if m := approveCode.FindStringSubmatch(b.Body); m != nil {
+				code = m[1]
+				return true
+			}
+		}
+		return false
+	})
+	r.post("/api/phone/send", demo.PhoneSendRequest{Phone: "approver-1", Text: "APPROVE " + code}, nil)
+	r.waitState("the approved update by SMS on every executive's phone", func(s demo.State) bool {
+		for _, id := range []string{"dana", "marc", "claire", "ken"} {
+			got := received(phone(s, id))
+			if len(got) < 2 || got[len(got)-1].Channel != "sms" || !strings.Contains(got[len(got)-1].Body, "16:00") {
+				return false
+			}
+		}
+		return true
+	})
 
 	// Slack is back: the thread gets what it missed, in order, then the summary.
 	r.post("/api/slack", map[string]bool{"down": false}, nil)

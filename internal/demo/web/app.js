@@ -416,9 +416,19 @@ function makeCard(p) {
     p.role !== "stakeholder" ? el("span", { class: "tagc role" }, p.role) : null,
     p.audiences.map((a) => el("span", { class: "tagc" }, a)),
     p.note ? el("span", { class: "tagc note", title: p.note }, p.note) : null);
+  // Quick replies: a tap sends; NOTIFY and APPROVE are filled in to edit
+  // first (APPROVE with the code herald last texted this phone).
+  const lastCode = () => {
+    const c = cards.get(p.id);
+    const m = c && c.root.querySelector(".bubbles").innerText.match(/APPROVE (\d+)/g);
+    return m ? m[m.length - 1] : "APPROVE ";
+  };
+  const fill = (text) => { input.value = text; input.focus(); };
   const quick = p.role === "responder"
-    ? ["STATUS", "NOTIFY INC-1 it-ops investigating next_update=15:00", "HELP"]
-    : p.role === "approver" ? ["STATUS", "HELP"] : ["STOP", "HELP", "Photo"];
+    ? [["STATUS", () => send("STATUS")], ["NOTIFY", () => fill("NOTIFY INC-1 it-ops investigating next_update=15:00")], ["HELP", () => send("HELP")]]
+    : p.role === "approver" ? [["STATUS", () => send("STATUS")], ["APPROVE", () => fill(lastCode())], ["HELP", () => send("HELP")]]
+      : p.role === "watcher" ? [["HELP", () => send("HELP")]]
+        : [["STOP", () => send("STOP")], ["HELP", () => send("HELP")], ["Photo", () => send("Server room, 2nd floor", true)]];
   const root = el("div", { class: "card", "data-phone": p.id, "data-role": p.role },
     el("div", { class: "who-line" }, el("div", { class: "pname", title: p.name }, p.name), tags),
     el("div", { class: "phone" },
@@ -431,9 +441,7 @@ function makeCard(p) {
         bubbles,
         el("form", { class: "reply", onsubmit: (ev) => { ev.preventDefault(); if (input.value.trim()) send(input.value); } },
           input, el("button", { type: "submit", "aria-label": "Send" }, "➤")),
-        el("div", { class: "quick" }, quick.map((q) => el("button", { type: "button", title: q,
-          onclick: () => (q === "Photo" ? send("Server room, 2nd floor", true) : send(q)) },
-          q.startsWith("NOTIFY") ? "NOTIFY" : q))))));
+        el("div", { class: "quick" }, quick.map(([label, act]) => el("button", { type: "button", title: label, onclick: act }, label))))));
   return { root, bubbles, count: -1, sig: "" };
 }
 
