@@ -76,51 +76,18 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	}
 	base := "http://" + reachable(ln.Addr())
 
-	redisURL := o.RedisURL
-	if redisURL == "" {
-		mr := miniredis.NewMiniRedis()
-		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-			return fmt.Errorf("starting the in-process store: %w", err)
-		}
-		defer mr.Close()
-		redisURL = "redis://" + mr.Addr()
-		go followWallClock(ctx, mr)
-	}
-
-	sim := startSimulators()
-	defer sim.close()
-
-	cfgDir, err := os.MkdirTemp("", "herald-demo-")
-	if err != nil {
-		return fmt.Errorf("making a folder for the demo config: %w", err)
-	}
-	defer os.RemoveAll(cfgDir)
-	cfgPath, err := demo.WriteConfig(cfgDir)
+	redisURL, closeStore, err := demoStore(ctx, o.RedisURL)
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(cfgPath)
+	defer closeStore()
+	sim := startSimulators()
+	defer sim.close()
+	cfg, env, cleanup, err := demoSetup(ln.Addr().String(), base, redisURL, sim)
 	if err != nil {
-		return fmt.Errorf("the demo's seeded config:\n%w", err)
+		return err
 	}
-	sim.twilio.SetAutoStatus(&twilioapi.AutoStatus{Step: 500 * time.Millisecond, Jitter: 900 * time.Millisecond,
-		FailTo: demo.WhatsAppFailures(cfg)})
-
-	env, err := config.EnvFrom(mapEnv(map[string]string{
-		"HERALD_ADDR": ln.Addr().String(), "HERALD_PUBLIC_URL": base, "REDIS_URL": redisURL,
-		"HERALD_DATA_KEY":      crypto.GenerateKey(),
-		"SLACK_BOT_TOKEN":      sim.slack.BotToken,
-		"SLACK_SIGNING_SECRET": sim.signingSecret, "SLACK_API_URL": sim.slack.APIURL(),
-		"TWILIO_ACCOUNT_SID": sim.twilio.AccountSID, "TWILIO_AUTH_TOKEN": sim.twilio.AuthToken,
-		"TWILIO_API_URL": sim.twilio.URL, "TWILIO_SMS_FROM": demoSMSFrom, "TWILIO_WHATSAPP_FROM": demoWhatsAppFrom,
-	}))
-	if err == nil {
-		err = env.CheckServe(cfg)
-	}
-	if err != nil {
-		return fmt.Errorf("the demo's environment: %w", err)
-	}
-	cfg.ApplyEnv(env)
+	defer cleanup()
 
 	h, err := build(ctx, cfg, env, o.Logger)
 	if err != nil {
@@ -143,18 +110,77 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go console.Run(cctx)
-	go func() {
-		if err := waitReady(cctx, base); err != nil {
-			return
-		}
-		took := time.Since(start)
-		fmt.Fprintf(out, "herald demo: open %s/\n", base)
-		o.Logger.Info().Dur("startup", took).Str("url", base+"/").Msg("herald demo ready")
-		if o.Ready != nil {
-			o.Ready(base, took)
-		}
-	}()
+	go announceReady(cctx, o, out, base, start)
 	return h.run(cctx, srv)
+}
+
+// announceReady prints the console's address once herald answers /readyz:
+// the contract's "herald demo: open http://ADDR/".
+func announceReady(ctx context.Context, o DemoOptions, out io.Writer, base string, start time.Time) {
+	if err := waitReady(ctx, base); err != nil {
+		return
+	}
+	took := time.Since(start)
+	fmt.Fprintf(out, "herald demo: open %s/\n", base)
+	o.Logger.Info().Dur("startup", took).Str("url", base+"/").Msg("herald demo ready")
+	if o.Ready != nil {
+		o.Ready(base, took)
+	}
+}
+
+// demoStore is the store's URL: the given Redis, else an in-process
+// miniredis whose clock follows the wall clock until ctx ends.
+func demoStore(ctx context.Context, redisURL string) (string, func(), error) {
+	if redisURL != "" {
+		return redisURL, func() {}, nil
+	}
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return "", nil, fmt.Errorf("starting the in-process store: %w", err)
+	}
+	go followWallClock(ctx, mr)
+	return "redis://" + mr.Addr(), mr.Close, nil
+}
+
+// demoSetup loads the seeded config (written to a temporary folder, as a
+// user's herald.yaml would be) and builds the environment `herald serve`
+// would read, pointed at the simulators. cleanup removes the folder.
+func demoSetup(addr, base, redisURL string, sim simulators) (*config.Config, config.Env, func(), error) {
+	cfgDir, err := os.MkdirTemp("", "herald-demo-")
+	if err != nil {
+		return nil, config.Env{}, nil, fmt.Errorf("making a folder for the demo config: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(cfgDir) }
+	fail := func(err error) (*config.Config, config.Env, func(), error) {
+		cleanup()
+		return nil, config.Env{}, nil, err
+	}
+	cfgPath, err := demo.WriteConfig(cfgDir)
+	if err != nil {
+		return fail(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return fail(fmt.Errorf("the demo's seeded config:\n%w", err))
+	}
+	sim.twilio.SetAutoStatus(&twilioapi.AutoStatus{Step: 500 * time.Millisecond, Jitter: 900 * time.Millisecond,
+		FailTo: demo.WhatsAppFailures(cfg)})
+	env, err := config.EnvFrom(mapEnv(map[string]string{
+		"HERALD_ADDR": addr, "HERALD_PUBLIC_URL": base, "REDIS_URL": redisURL,
+		"HERALD_DATA_KEY":      crypto.GenerateKey(),
+		"SLACK_BOT_TOKEN":      sim.slack.BotToken,
+		"SLACK_SIGNING_SECRET": sim.signingSecret, "SLACK_API_URL": sim.slack.APIURL(),
+		"TWILIO_ACCOUNT_SID": sim.twilio.AccountSID, "TWILIO_AUTH_TOKEN": sim.twilio.AuthToken,
+		"TWILIO_API_URL": sim.twilio.URL, "TWILIO_SMS_FROM": demoSMSFrom, "TWILIO_WHATSAPP_FROM": demoWhatsAppFrom,
+	}))
+	if err == nil {
+		err = env.CheckServe(cfg)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("the demo's environment: %w", err))
+	}
+	cfg.ApplyEnv(env)
+	return cfg, env, cleanup, nil
 }
 
 // simulators are the in-process Slack and Twilio, with this run's secrets.

@@ -136,7 +136,10 @@ func (p *page) screenshot(name string) string {
 	p.shot++
 	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 is PNG, below it JPEG
+	// The viewport, not the full page: the page is one screen with its own
+	// scrolling panes, and a full-page capture relayouts them (and resets
+	// their scroll) while it takes the picture.
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		p.t.Logf("screenshot %s: %v", name, err)
 		return ""
@@ -151,6 +154,15 @@ func (p *page) screenshot(name string) string {
 func (p *page) click(what, sel string) {
 	p.t.Helper()
 	p.run("clicking "+what, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// press clicks a button in the live message list. The list redraws and
+// scrolls as herald posts, so a mouse click aimed a moment earlier can land
+// beside the button; the page's own click handler runs either way.
+func (p *page) press(what, sel string) {
+	p.t.Helper()
+	p.run("pressing "+what, chromedp.WaitVisible(chromedp.CSS(sel)),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).click(), undefined`, sel)))
 }
 
 func (p *page) typeInto(what, sel, text string) {
@@ -180,7 +192,7 @@ func TestDemoInTheBrowser(t *testing.T) {
 	p.run("the root message", chromedp.WaitVisible(chromedp.CSS(`button[data-action-id="notify"]`)))
 
 	// 2. Compose: the modal herald opened, drawn as a form.
-	p.click("Notify stakeholders", `button[data-action-id="notify"]`)
+	p.press("Notify stakeholders", `button[data-action-id="notify"]`)
 	p.run("the compose modal", chromedp.WaitVisible(chromedp.ID("modal")))
 	// A select's list is drawn by the browser, outside the page: choose the
 	// way a keyboard would, and let the page hear the change.
@@ -207,10 +219,10 @@ func TestDemoInTheBrowser(t *testing.T) {
 	p.run("the approval request", chromedp.WaitVisible(chromedp.CSS(`button[data-action-id="approve"]`)))
 
 	// 3. Approve: refused for Sam (four eyes), done as Jordan.
-	p.click("Approve as Sam", `button[data-action-id="approve"]`)
+	p.press("Approve as Sam", `button[data-action-id="approve"]`)
 	p.waitJS("the refusal", p.threadHas("You cannot approve your own update"))
 	p.click("acting as Jordan", `#acting button[data-user="U0LEAD1"]`)
-	p.click("Approve as Jordan", `button[data-action-id="approve"]`)
+	p.press("Approve as Jordan", `button[data-action-id="approve"]`)
 	p.waitJS("every stakeholder's phone", `[...document.querySelectorAll('.card[data-role="stakeholder"]')].every(c => c.querySelector('.b.in'))`)
 	p.waitJS("a read receipt and a fallback", `document.querySelector('.ticks.read') && document.querySelector('.card[data-phone="nora"] .b.in[data-channel="sms"]')`)
 	p.waitJS("every stakeholder's update delivered or read", `[...document.querySelectorAll('.card[data-role="stakeholder"]')].every(c => {
@@ -241,6 +253,11 @@ func TestDemoInTheBrowser(t *testing.T) {
 	p.waitJS("the replay", p.threadHas("Back in chat"))
 	p.waitJS("Slack connected", `document.querySelector('#mode').textContent.includes('connected')`)
 	p.screenshot("replayed")
+
+	p.click("the triage channel", `.sidebar .chan[data-view="triage"]`)
+	p.waitJS("the triage channel shown", `document.querySelector('#channel-name').textContent === '# incident-triage'`)
+	p.click("back to the incident channel", `.sidebar .chan[data-view="channel"]`)
+	p.waitJS("the incident channel shown", p.threadHas("Back in chat"))
 
 	p.click("dismiss the guide", "#guide-close")
 	p.run("the guide hidden", chromedp.WaitNotVisible(chromedp.ID("guide")))

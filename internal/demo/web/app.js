@@ -78,6 +78,9 @@ function mrkdwn(src) {
   s = s.replace(/(^|[\s(>])_([^_\n]+)_/g, "$1<i>$2</i>");
   s = s.replace(/(^|[\s(>])~([^~\n]+)~/g, "$1<s>$2</s>");
   s = s.split("\n").map((line) => line.startsWith("&gt; ") ? '<span class="bk-quote">' + line.slice(5) + "</span>" : line).join("\n");
+  // Slack escapes a literal <, > and & in mrkdwn as &lt; &gt; &amp; (raw
+  // < > are its control sequences): show those as the characters they are.
+  s = s.replace(/&amp;(lt|gt|amp);/g, "&$1;");
   return s.replace(/\n/g, "<br>");
 }
 
@@ -199,9 +202,21 @@ function reconcile(container, items) {
 
 let drawnMessages = -1;
 
+let viewing = "channel"; // or "triage"
+
 function renderChannel() {
   const box = $("#messages");
-  const ch = state.channel;
+  const ch = state[viewing];
+  for (const b of document.querySelectorAll(".sidebar .chan[data-view]")) b.classList.toggle("active", b.dataset.view === viewing);
+  $("#channel-name").textContent = "# " + ch.name;
+  $("#channel-topic").textContent = viewing === "triage" ? "Replies herald could not match to an incident" : "Incident war room · herald posts here";
+  if (box.dataset.viewing !== viewing) {
+    box.replaceChildren();
+    box._nodes = null;
+    box._drawn = false;
+    box.dataset.viewing = viewing;
+    drawnMessages = -1;
+  }
   const mine = ch.ephemerals.filter((e) => e.user === acting);
   const roots = ch.messages.filter((m) => !m.threadTs || m.threadTs === m.ts);
   const entries = [];
@@ -211,7 +226,9 @@ function renderChannel() {
   const sigOf = (m) => (m.text || "") + JSON.stringify(m.blocks || null) + (m.edits || 0);
   const items = [];
   if (entries.length === 0) {
-    items.push({ key: "empty", sig: "", build: () => el("div", { class: "empty", html: "No incident yet.<br>Type <code>/incident new Checkout failing --sev 2</code> below to declare one." }) });
+    const empty = viewing === "triage" ? "Nothing to triage: every reply found its incident."
+      : "No incident yet.<br>Type <code>/incident new Checkout failing --sev 2</code> below to declare one.";
+    items.push({ key: "empty:" + viewing, sig: "", build: () => el("div", { class: "empty", html: empty }) });
   }
   for (const it of entries) {
     const key = (it.ephemeral ? "e:" : "m:") + it.ts;
@@ -512,8 +529,9 @@ function renderTop() {
   else if (state.slackDown) { mode.className = "chip warn"; mode.textContent = "Slack failing: herald notices within 3 s"; }
   else { mode.className = "chip ok"; mode.textContent = "Slack connected"; }
   $("#outage-banner").hidden = !state.slackDown;
-  $("#composer").classList.toggle("disabled", state.slackDown);
-  $("#composer-input").disabled = state.slackDown;
+  const noComposer = state.slackDown || viewing !== "channel";
+  $("#composer").classList.toggle("disabled", noComposer);
+  $("#composer-input").disabled = noComposer;
 }
 
 function renderGuide() {
@@ -553,6 +571,9 @@ function setupStatic() {
   });
   for (const h of document.querySelectorAll(".hint")) {
     h.addEventListener("click", () => { const i = $("#composer-input"); i.value = h.dataset.cmd + " "; i.focus(); });
+  }
+  for (const b of document.querySelectorAll(".sidebar .chan[data-view]")) {
+    b.addEventListener("click", () => { viewing = b.dataset.view; render(); });
   }
   $("#slack-down").addEventListener("change", (ev) => {
     api("/api/slack", { down: ev.target.checked }).catch(() => {});
