@@ -7,6 +7,14 @@
 // slash command, a signed block_actions or view_submission, a signed inbound
 // SMS or WhatsApp message. Live updates reach the page by Server-Sent Events.
 //
+// The console's API, which the page and the tests use alike: GET / (the
+// page), GET /static/* (its JS and CSS), GET /api/state (everything drawn,
+// as JSON), GET /api/events (the same state as a Server-Sent Event on every
+// change), POST /api/command (a slash command), /api/action (a button on a
+// message), /api/view/action, /api/view/submit, /api/view/close (a modal),
+// /api/phone/send (a phone texting herald) and /api/slack ({"down":true}
+// makes the Slack simulator answer 503).
+//
 // It owns the seeded config (herald.yaml, embedded) and the glue between
 // the simulators (internal/fakes) and the page. internal/app wires herald
 // exactly as `herald serve` does and hands this package the simulators.
