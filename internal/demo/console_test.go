@@ -216,6 +216,10 @@ func TestDemoFlowThroughTheConsole(t *testing.T) {
 	})
 	r.post("/api/phone/send", demo.PhoneSendRequest{Phone: "ken", Text: "HELP"}, nil)
 	r.waitState("the HELP answer on ken's phone", func(s demo.State) bool { return anyBubble(phone(s, "ken"), "STOP") })
+	r.post("/api/phone/send", demo.PhoneSendRequest{Phone: "tyrell", Text: "STOP"}, nil)
+	r.waitState("the STOP confirmation on tyrell's phone", func(s demo.State) bool {
+		return anyBubble(phone(s, "tyrell"), "You will no longer receive incident updates")
+	})
 
 	// Slack goes down: herald goes SMS-only, the watcher's phone gets a
 	// digest of the thread, the responder drives herald by SMS.
