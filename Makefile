@@ -1,4 +1,4 @@
-# herald: make build | test | bench | lint | fuzz | chart-lint | chart-test | docker
+# herald: make demo | build | test | bench | lint | fuzz | chart-lint | chart-test | docker
 # Every target is plain `go` underneath; see README, Development.
 
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -12,9 +12,13 @@ HELM_VERSION := v3.22.0
 HELM     := bin/helm-$(HELM_VERSION)/helm
 IMAGE    ?= herald
 
-.PHONY: all build test bench lint fuzz helm chart-lint chart-test docker clean need-redis
+.PHONY: all demo build test bench lint fuzz helm chart-lint chart-test docker clean need-redis
 
 all: lint test build
+
+## demo: build and run `herald demo` (the console on http://127.0.0.1:8080/); ARGS="--addr 127.0.0.1:9090" passes flags
+demo: build
+	bin/herald --log-level warn --log-format console demo $(ARGS)
 
 ## build: static binary at bin/herald, version stamped from git
 build:

@@ -30,6 +30,7 @@ type cli struct {
 	LogFormat string `name:"log-format" env:"LOG_FORMAT" help:"json or console; default: console for a command typed at a terminal, json for serve and for scripts."`
 
 	Serve      serveCmd      `cmd:"" help:"Run the bot: HTTP server and workers."`
+	Demo       demoCmd       `cmd:"" help:"Try herald in a browser: simulated Slack and phones, everything in memory, no account."`
 	Config     configCmd     `cmd:"" help:"Work with the config file."`
 	Send       sendCmd       `cmd:"" help:"Relay an update from a terminal (when chat is down)."`
 	Failover   failoverCmd   `cmd:"" help:"Force SMS-only mode on or off, or show the mode."`
@@ -54,6 +55,17 @@ type serveCmd struct{ configFlag }
 
 func (c *serveCmd) Run(e *runEnv) error {
 	return app.Serve(e.ctx, app.ServeOptions{ConfigPath: c.Config, Version: version, Logger: e.log})
+}
+
+type demoCmd struct {
+	Addr        string `default:"127.0.0.1:8080" help:"Where the console listens (default ${default}); it has no authentication, keep it on loopback." placeholder:"HOST:PORT"`
+	RedisURL    string `name:"redis-url" help:"Use this Redis instead of the in-process store." placeholder:"URL"`
+	WriteConfig string `name:"write-config" help:"Write the seeded herald.yaml into DIR and exit." placeholder:"DIR" type:"path"`
+}
+
+func (c *demoCmd) Run(e *runEnv) error {
+	return app.Demo(e.ctx, app.DemoOptions{Addr: c.Addr, RedisURL: c.RedisURL, WriteConfig: c.WriteConfig,
+		Version: version, Logger: e.log, Out: e.stdout})
 }
 
 type configCmd struct {

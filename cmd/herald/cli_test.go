@@ -122,3 +122,20 @@ func TestLogFormatIsForWhoReadsIt(t *testing.T) {
 		}
 	}
 }
+
+// herald demo --write-config writes the seeded config, which validates as it
+// is, and refuses to overwrite one already there (likely the user's own).
+func TestDemoWriteConfig(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, "demo", "--write-config", dir)
+	if code != 0 || !strings.Contains(stdout, "herald demo: wrote "+dir+"/herald.yaml") {
+		t.Fatalf("demo --write-config: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI(t, "config", "validate", "--config", dir+"/herald.yaml")
+	if code != 0 || !strings.Contains(stdout, "ok: 20 recipients, 3 audiences, 3 templates") {
+		t.Fatalf("the written config does not validate: exit %d, %s", code, stdout)
+	}
+	if code, _, stderr = runCLI(t, "demo", "--write-config", dir); code != 1 || !strings.Contains(stderr, "file exists") {
+		t.Fatalf("a second --write-config: exit %d, stderr %q; want 1 and a refusal", code, stderr)
+	}
+}

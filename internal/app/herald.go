@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -72,6 +73,9 @@ type herald struct {
 
 	consumer string
 	timings  chatTimings
+	// listener, when set, is where run serves HTTP instead of listening on
+	// HERALD_ADDR itself (the demo binds first, to know its address).
+	listener net.Listener
 	// lastChatResult is when a chat call last had an outcome (unix nanos):
 	// watchChat probes only when nothing else has called chat lately.
 	lastChatResult atomic.Int64

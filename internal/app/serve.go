@@ -166,7 +166,12 @@ func (h *herald) run(ctx context.Context, srv *httpserver.Server) error {
 			h.log.Warn().Err(err).Str("topic", topic).Msg("job failed; it will be retried")
 		}
 	}
-	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error {
+		if h.listener != nil {
+			return srv.Serve(ctx, h.listener)
+		}
+		return srv.Run(ctx)
+	})
 	g.Go(func() error {
 		return h.relay.Run(ctx, relay.WorkerConfig{Consumer: h.consumer, Concurrency: 32, OnError: onErr("relay")})
 	})

@@ -145,6 +145,7 @@ type Server struct {
 	channels       map[string]*Channel
 	users          map[string]User
 	views          map[string]*View
+	viewOrder      []string // view ids in creation order
 	opened         []View
 	seq            int64
 	strictChannels bool

@@ -25,6 +25,7 @@ func (s *Server) openView(req request) answer {
 	}
 	v.Hash = s.nextHashLocked()
 	s.views[v.ID] = v
+	s.viewOrder = append(s.viewOrder, v.ID)
 	if req.method == "views.open" {
 		s.opened = append(s.opened, *v)
 	}

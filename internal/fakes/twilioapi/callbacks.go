@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sort"
@@ -147,6 +148,9 @@ type AutoStatus struct {
 	FailTo map[string]int
 	// NoRead leaves out the WhatsApp read receipt.
 	NoRead bool
+	// Jitter adds up to this much, at random, to each Step, so that a
+	// fan-out's ticks do not all move in lockstep (as carriers' do not).
+	Jitter time.Duration
 }
 
 // SetAutoStatus turns automatic status callbacks on for messages created from
@@ -186,8 +190,8 @@ func (s *Server) startAutoStatus(a AutoStatus, m Message) {
 	go func() {
 		defer s.bg.Done()
 		for _, st := range steps {
-			if a.Step > 0 {
-				t := time.NewTimer(a.Step)
+			if d := a.Step + jitter(a.Jitter); d > 0 {
+				t := time.NewTimer(d)
 				select {
 				case <-t.C:
 				case <-s.bgCtx.Done():
@@ -273,4 +277,11 @@ func (s *Server) post(ctx context.Context, target string, form url.Values) (*htt
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body = io.NopCloser(strings.NewReader(string(b)))
 	return resp, nil
+}
+
+func jitter(max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	return rand.N(max)
 }
