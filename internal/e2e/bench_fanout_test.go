@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -38,6 +39,40 @@ func BenchmarkFanout(b *testing.B) {
 		bytes, posts := w.counter.read()
 		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "messages/s")
 		b.ReportMetric(float64(bytes)/float64(posts), "bytes/message")
+	})
+
+	// vs_bare: the same 5,000 messages sent by herald (64 workers, one
+	// replica, unthrottled) and by a bare loop of 64 workers posting
+	// Messages.json, measured in one run so the machine's load is shared
+	// alike. Metrics with the bare- prefix are the reference.
+	b.Run("vs_bare", func(b *testing.B) {
+		const n, workers = 5000, 64
+		var herald, bare cost
+		for range b.N {
+			w := newWorld(b, smsRecipients(n))
+			bare = w.bareLoop(b, workers, n)
+			e := w.engine("bench", relay.Settings{SMSPerSecond: -1}, 160)
+			rt := &roundTripCounter{}
+			e.client.AddHook(rt)
+			bc := w.broadcast(e, "B-1-1", false)
+			if err := e.relay.Start(w.ctx, bc); err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			before := w.sample(rt)
+			e.run(w.ctx, relay.WorkerConfig{Concurrency: workers, Block: 50 * time.Millisecond})
+			c := w.waitSettled(e, bc.ID, 5*time.Minute)
+			after := w.sample(rt)
+			_ = e.shutdown()
+			if c[bot.DeliveryQueued] != n {
+				b.Fatalf("counts = %v, want %d queued", c, n)
+			}
+			herald = since(before, after, n)
+		}
+		herald.report(b, "")
+		bare.report(b, "bare-")
+		b.ReportMetric(herald.perSecond()/bare.perSecond(), "x-bare-rate")
+		b.ReportMetric(0, "ns/op")
 	})
 
 	// queue_50k: planning and queueing a 50,000-recipient broadcast.
