@@ -59,6 +59,11 @@ type Broadcast struct {
 	// FailedByCode counts failed deliveries by provider error code (0: none
 	// given), so the progress summary can say why messages failed.
 	FailedByCode map[int]int `json:"failed_by_code,omitempty"`
+	// FailedByKind counts them by what the failure means, and Provider
+	// names whose codes FailedByCode holds ("Twilio"): the summary says why
+	// in words and keeps the codes for responders who look them up.
+	FailedByKind map[FailureKind]int `json:"failed_by_kind,omitempty"`
+	Provider     string              `json:"provider,omitempty"`
 	// StartedAt is when the relay claimed the broadcast (approved ->
 	// sending); QueuedAt when every job of it was queued. A broadcast
 	// "sending" without QueuedAt long after StartedAt was left half-started
@@ -120,7 +125,8 @@ type Attempt struct {
 	Channel   Channel       `json:"channel"`
 	SID       string        `json:"sid,omitempty"`
 	State     DeliveryState `json:"state"`
-	ErrorCode int           `json:"error_code,omitempty"` // Twilio error code
+	ErrorCode int           `json:"error_code,omitempty"` // the provider's error code, for display
+	Failure   FailureKind   `json:"failure,omitempty"`    // what the failure meant
 	Error     string        `json:"error,omitempty"`
 	At        time.Time     `json:"at"`
 }
@@ -148,9 +154,13 @@ type Counts map[DeliveryState]int
 type StatusUpdate struct {
 	SID          string        `json:"sid"`
 	Status       DeliveryState `json:"status"`
-	ErrorCode    int           `json:"error_code,omitempty"` // e.g. 63016, 30007
+	ErrorCode    int           `json:"error_code,omitempty"` // the provider's code, for display
 	ErrorMessage string        `json:"error_message,omitempty"`
-	To           string        `json:"to,omitempty"` // E.164, without whatsapp:
-	Channel      Channel       `json:"channel,omitempty"`
-	At           time.Time     `json:"at"`
+	// Failure classifies a failed or undelivered status (the adapter's
+	// mapping of ErrorCode); Provider names whose code ErrorCode is.
+	Failure  FailureKind `json:"failure,omitempty"`
+	Provider string      `json:"provider,omitempty"`
+	To       string      `json:"to,omitempty"` // E.164, without whatsapp:
+	Channel  Channel     `json:"channel,omitempty"`
+	At       time.Time   `json:"at"`
 }

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -76,26 +75,6 @@ type Messenger interface {
 type MessageFinder interface {
 	// FindSent returns a message sent to `to` on ch since `since`, if any.
 	FindSent(ctx context.Context, to string, ch Channel, since time.Time) (SendResult, bool, error)
-}
-
-// ProviderError is a provider's refusal, with its error code (Twilio codes:
-// 21610 unsubscribed, 63016 outside the WhatsApp window, 20429 too many
-// requests...).
-type ProviderError struct {
-	Code       int           // provider error code, 0 if none
-	HTTPStatus int           // HTTP status, 0 if the request never got an answer
-	Message    string        // provider's message
-	RetryAfter time.Duration // from a Retry-After header, if any
-}
-
-func (e *ProviderError) Error() string {
-	return fmt.Sprintf("provider error %d (HTTP %d): %s", e.Code, e.HTTPStatus, e.Message)
-}
-
-// Temporary reports whether trying again later may succeed: rate limits,
-// server errors, no answer at all.
-func (e *ProviderError) Temporary() bool {
-	return e.HTTPStatus == 0 || e.HTTPStatus == 429 || e.Code == 20429 || e.HTTPStatus >= 500
 }
 
 // ---- storage ----

@@ -156,13 +156,13 @@ func (m *Messenger) Send(ctx context.Context, out bot.Outbound) (bot.SendResult,
 	}
 	if res.SID == "" {
 		return bot.SendResult{}, fmt.Errorf("sending %s message to %s: %w", out.Channel.Label(), bot.MaskPhone(out.To),
-			&bot.ProviderError{Message: "Twilio accepted the message but returned no SID"})
+			&bot.ProviderError{Kind: bot.FailureUnknown, Provider: ProviderName, Message: "Twilio accepted the message but returned no SID"})
 	}
 	return res, nil
 }
 
 func refused(code int, msg string) *bot.ProviderError {
-	return &bot.ProviderError{Code: code, HTTPStatus: http.StatusBadRequest, Message: msg}
+	return classified(&bot.ProviderError{Code: code, HTTPStatus: http.StatusBadRequest, Message: msg})
 }
 
 func (m *Messenger) createParams(out bot.Outbound) (*openapi.CreateMessageParams, error) {
@@ -294,25 +294,25 @@ func providerError(ctx context.Context, err error, seen *exchange) error {
 		if httpStatus == 0 {
 			httpStatus = status
 		}
-		return &bot.ProviderError{Code: te.Code, HTTPStatus: httpStatus, Message: maskPhones(te.Message), RetryAfter: retryAfter}
+		return classified(&bot.ProviderError{Code: te.Code, HTTPStatus: httpStatus, Message: maskPhones(te.Message), RetryAfter: retryAfter})
 	case status >= 400:
 		// A body twilio-go could not decode: a proxy's HTML page, a bare 503.
 		msg := body
 		if msg == "" || strings.HasPrefix(msg, "<") {
 			msg = http.StatusText(status)
 		}
-		return &bot.ProviderError{HTTPStatus: status, Message: maskPhones(msg), RetryAfter: retryAfter}
+		return classified(&bot.ProviderError{HTTPStatus: status, Message: maskPhones(msg), RetryAfter: retryAfter})
 	case status == 0:
 		// Never answered: refused connection, timeout, or ctx ended. Whether
 		// Twilio took the message is unknown; HTTP 0 says exactly that.
-		pe := &bot.ProviderError{Message: "no answer from Twilio: " + maskPhones(err.Error())}
+		pe := classified(&bot.ProviderError{Message: "no answer from Twilio: " + maskPhones(err.Error())})
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %w", pe, ctx.Err())
 		}
 		return pe
 	default:
 		// Answered 2xx/3xx but unreadable: the outcome is as unknown as with no answer.
-		return &bot.ProviderError{Message: fmt.Sprintf("unreadable answer from Twilio (HTTP %d): %s", status, maskPhones(err.Error()))}
+		return &bot.ProviderError{Kind: bot.FailureUnknown, Provider: ProviderName, Message: fmt.Sprintf("unreadable answer from Twilio (HTTP %d): %s", status, maskPhones(err.Error()))}
 	}
 }
 

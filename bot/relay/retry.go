@@ -12,7 +12,7 @@ import (
 // retryLater handles a temporary refusal: slow the sender for everyone,
 // then try again after a jittered backoff, until MaxAttempts.
 func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.ProviderError) (bot.Delivery, time.Duration, error) {
-	if pe.HTTPStatus == 0 || pe.HTTPStatus >= 500 {
+	if pe.Failure().MayExist() {
 		// The provider may have created the message before failing to
 		// answer; look before sending it again.
 		next, found, err := r.findSent(ctx, d)
@@ -34,7 +34,7 @@ func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.Provider
 	// replica as long as it asks (capped); a 5xx or no answer only slows it
 	// briefly, so one bad answer cannot stall the whole broadcast.
 	pause := delay
-	if !rateLimited(pe) {
+	if pe.Failure() != bot.FailureRateLimited {
 		pause = min(delay, maxServerErrorPause)
 	}
 	if r.Limiter != nil && r.Settings.rate(d.Channel) >= 0 {
@@ -43,7 +43,9 @@ func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.Provider
 		}
 	}
 	if n >= r.Settings.maxAttempts() {
-		next, err := r.fail(ctx, d, pe.Code, fmt.Sprintf("gave up after %d attempts: %s", n, pe.Error()))
+		f := failureOf(pe)
+		f.reason = fmt.Sprintf("gave up after %d attempts: %s", n, pe.Error())
+		next, err := r.fail(ctx, d, f)
 		return next, 0, err
 	}
 	now := r.now()
@@ -52,7 +54,7 @@ func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.Provider
 		if i < 0 {
 			return errNotPending
 		}
-		x.Attempts[i].State, x.Attempts[i].ErrorCode, x.Attempts[i].Error = bot.DeliveryFailed, pe.Code, pe.Error()
+		failure{kind: pe.Failure(), provider: pe.Provider, code: pe.Code, reason: pe.Error()}.mark(&x.Attempts[i])
 		x.State, x.UpdatedAt = bot.DeliveryPending, now
 		return nil
 	})

@@ -10,26 +10,6 @@ import (
 	"github.com/heraldops/herald/bot"
 )
 
-// Twilio error codes the relay acts on.
-const (
-	CodeUnsubscribed       = 21610 // the number sent STOP to the sender: never retry
-	CodeOutsideWindow      = 63016 // WhatsApp free-form outside the 24-hour window
-	CodeChannelNoToAddress = 63003 // no WhatsApp account behind the number
-	CodeInvalidRecipient   = 63024 // WhatsApp: invalid message recipient / cannot receive
-	CodeExperiment         = 63032 // WhatsApp: Meta withholds business messages from this user
-	CodeMetaWithheld       = 63049 // WhatsApp: Meta chose not to deliver this message
-)
-
-// WhatsAppUnreachable reports whether a WhatsApp error means the person
-// cannot get this message on WhatsApp at all, so SMS should carry it.
-func WhatsAppUnreachable(code int) bool {
-	switch code {
-	case CodeOutsideWindow, CodeChannelNoToAddress, CodeInvalidRecipient, CodeExperiment, CodeMetaWithheld:
-		return true
-	}
-	return false
-}
-
 // reconcileSkew widens the window in which a message found at the provider
 // counts as the interrupted attempt's: clocks of replicas and provider differ.
 const reconcileSkew = 2 * time.Second
@@ -107,7 +87,7 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery) (bot.Delivery, time
 		}
 		if !open[d.Phone] {
 			if text.ContentSID == "" {
-				d, err = r.fallBack(ctx, d, -1, 0, "outside the WhatsApp session window and the template has no WhatsApp content")
+				d, err = r.fallBack(ctx, d, -1, failure{kind: bot.FailureChannelUnreachable, reason: "outside the WhatsApp session window and the template has no WhatsApp content"})
 				return d, 0, err
 			}
 			out.Body, out.ContentSID, out.ContentVariables = "", text.ContentSID, text.ContentVariables
@@ -157,19 +137,20 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery) (bot.Delivery, time
 	if !errors.As(sendErr, &pe) {
 		// No provider answer (network, timeout): the message may or may not
 		// exist at the provider.
-		pe = &bot.ProviderError{Message: sendErr.Error()}
+		pe = &bot.ProviderError{Kind: bot.FailureUnknown, Message: sendErr.Error()}
 	}
 	if r.OnOutcome != nil {
 		r.OnOutcome(d.Channel, bot.DeliveryFailed, pe.Code)
 	}
-	switch {
-	case pe.Temporary():
+	// The adapter classified the refusal; the kind alone decides.
+	switch kind := pe.Failure(); {
+	case kind.Retry():
 		return r.retryLater(ctx, d, pe)
-	case d.Channel == bot.ChannelWhatsApp && !d.FellBack && WhatsAppUnreachable(pe.Code):
-		d, err = r.fallBack(ctx, d, len(d.Attempts)-1, pe.Code, pe.Message)
+	case kind == bot.FailureChannelUnreachable && d.Channel == bot.ChannelWhatsApp && !d.FellBack:
+		d, err = r.fallBack(ctx, d, len(d.Attempts)-1, failureOf(pe))
 		return d, 0, err
 	default:
-		d, err = r.fail(ctx, d, pe.Code, pe.Message)
+		d, err = r.fail(ctx, d, failureOf(pe))
 		return d, 0, err
 	}
 }

@@ -45,8 +45,8 @@ func (r *Relay) HandleStatus(ctx context.Context, u bot.StatusUpdate) error {
 		}
 		reached := a.State
 		a.State = u.Status
-		if u.ErrorCode != 0 {
-			a.ErrorCode, a.Error = u.ErrorCode, u.ErrorMessage
+		if u.ErrorCode != 0 || u.Failure != "" {
+			a.ErrorCode, a.Failure, a.Error = u.ErrorCode, u.Failure, u.ErrorMessage
 		}
 		x.UpdatedAt = now
 		if i != len(x.Attempts)-1 {
@@ -79,7 +79,7 @@ func (r *Relay) HandleStatus(ctx context.Context, u bot.StatusUpdate) error {
 		}
 	}
 	if failedNow {
-		r.failed(ctx, next, u.ErrorCode)
+		r.failed(ctx, next, failure{kind: u.Failure, provider: u.Provider, code: u.ErrorCode, reason: u.ErrorMessage})
 	}
 	if r.touched(next.BroadcastID) {
 		r.refresh(ctx, next.BroadcastID)

@@ -494,13 +494,13 @@ func TestServeRelayFallsBackAndReportsFailures(t *testing.T) {
 	}
 
 	progress := a.threadPost(root, "Relay")
-	want := "1 of 2 accepted by the provider (1 delivered, 0 read), 1 failed (21610 unsubscribed (STOP) ×1)"
+	want := "1 of 2 accepted by the provider (1 delivered, 0 read), 1 failed (unsubscribed (STOP) ×1; Twilio 21610 ×1)"
 	a.eventually("the final summary", func() bool {
 		m, _ := a.slack.Message(progress.Channel, progress.TS)
 		return strings.Contains(m.AllText(), want)
 	})
 	final, _ := a.slack.Message(progress.Channel, progress.TS)
-	if !strings.Contains(final.AllText(), "Failed: 21610 unsubscribed (STOP) ×1") {
+	if !strings.Contains(final.AllText(), "Failed: unsubscribed (STOP) ×1; Twilio 21610 ×1") {
 		t.Errorf("summary does not say why omar failed: %s", final.AllText())
 	}
 
