@@ -70,6 +70,9 @@ type Broadcast struct {
 	// by a crash, and the relay's Sweep finishes starting it.
 	StartedAt time.Time `json:"started_at,omitzero"`
 	QueuedAt  time.Time `json:"queued_at,omitzero"`
+	// GiveUpAt is when the update stops being current for the relay: until
+	// then a temporary refusal is retried, after it the delivery fails.
+	GiveUpAt time.Time `json:"give_up_at,omitzero"`
 }
 
 // DeliveryState is one recipient's copy's progress. States only move forward

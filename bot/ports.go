@@ -181,6 +181,15 @@ type Queue interface {
 	Ack(ctx context.Context, topic string, ids ...string) error
 }
 
+// Deferrer is the optional ability of a Queue to hold jobs back: each comes
+// up for Claim only once `after` has passed (on the queue's clock, shared by
+// all replicas). A job that must wait goes back to the queue this way rather
+// than sleeping in a worker slot. It may come up more than once after a
+// crash; handlers are idempotent anyway.
+type Deferrer interface {
+	Defer(ctx context.Context, topic string, after time.Duration, payloads ...[]byte) error
+}
+
 // RateLimiter is a token bucket per key. The Redis one is shared by all
 // replicas; LocalLimiter serves a single process and tests.
 type RateLimiter interface {
@@ -190,6 +199,18 @@ type RateLimiter interface {
 	Reserve(ctx context.Context, key string, rate float64, burst int) (time.Duration, error)
 	// Pause stops bucket key from handing out tokens for d (provider said 429).
 	Pause(ctx context.Context, key string, d time.Duration) error
+}
+
+// RateAdapter is the optional ability of a RateLimiter to lower bucket key's
+// rate when the provider refuses without saying for how long, and to raise
+// it again gradually (additive increase, multiplicative decrease): the
+// senders settle just under what the provider accepts instead of stopping.
+type RateAdapter interface {
+	// Slow halves the bucket's current rate (down to a floor); refusals
+	// within a short cooldown of the last decrease count once, so a burst of
+	// refusals from many workers is one decrease. The rate climbs back to the
+	// configured one linearly over a few seconds.
+	Slow(ctx context.Context, key string) error
 }
 
 // KV keeps small shared values for all replicas: one-time approval codes,

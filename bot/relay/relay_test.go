@@ -171,7 +171,8 @@ func TestProviderErrors(t *testing.T) {
 		wantTrail  []string
 		wantPaused bool
 		wantOptOut bool
-		created    bool // the provider created the message despite the error
+		created    bool          // the provider created the message despite the error
+		step       time.Duration // the clock moves this much at every send to omar
 	}{
 		{
 			name: "500 but the message was created: found, not resent", errs: []error{&bot.ProviderError{Kind: bot.FailureTemporary, Provider: "Twilio", HTTPStatus: 500, Message: "Internal Server Error"}}, created: true,
@@ -186,8 +187,11 @@ func TestProviderErrors(t *testing.T) {
 			wantState: bot.DeliveryQueued, wantSends: 3, wantTrail: []string{"sms:failed", "sms:failed", "sms:queued"}, wantPaused: true,
 		},
 		{
-			name: "5xx until MaxAttempts: failed after exactly 3 tries", errs: []error{unavailable, unavailable, unavailable, unavailable},
-			wantState: bot.DeliveryFailed, wantSends: 3, wantTrail: []string{"sms:failed", "sms:failed", "sms:failed"}, wantPaused: true,
+			// Issue 12: no fixed number of attempts any more; 20 minutes
+			// pass at each try, so the second one is past the 30-minute
+			// give-up time.
+			name: "5xx until the give-up time: failed after the try past it", errs: []error{unavailable, unavailable, unavailable, unavailable},
+			wantState: bot.DeliveryFailed, wantSends: 2, wantTrail: []string{"sms:failed", "sms:failed"}, wantPaused: true, step: 20 * time.Minute,
 		},
 		{
 			name: "no answer at all is retried too", errs: []error{errors.New("connection reset")},
@@ -212,6 +216,13 @@ func TestProviderErrors(t *testing.T) {
 			f := newRelayFixture(t, true)
 			f.relay.Settings.SMSPerSecond = 1000 // the shared bucket is in play
 			f.msgr.failNext(bot.ChannelSMS, phOmar, tt.errs...)
+			if tt.step > 0 {
+				f.msgr.onSend = func(m bot.Outbound) {
+					if m.To == phOmar {
+						f.clock.Advance(tt.step)
+					}
+				}
+			}
 			if tt.created {
 				f.msgr.existing[key(bot.ChannelSMS, phOmar)] = bot.SendResult{SID: "SMcreated", Status: bot.DeliverySent}
 			}
@@ -604,7 +615,6 @@ func TestSharedSenderPausesAreBounded(t *testing.T) {
 			f := newRelayFixture(t, true)
 			f.limiter.RateLimiter = noWaitLimiter{}
 			f.relay.Settings.SMSPerSecond = 10
-			f.relay.Settings.MaxAttempts = 1 // fail at once: no retry wait in the test
 			f.relay.Settings.BaseBackoff, f.relay.Settings.MaxBackoff = time.Hour, time.Hour
 			f.msgr.failNext(bot.ChannelSMS, phOmar, tt.err)
 			f.start(f.approved("B-7-9", []string{"it-ops"}, false))

@@ -10,9 +10,13 @@ import (
 )
 
 // retryLater handles a temporary refusal: slow the sender for everyone,
-// then try again after a jittered backoff, until MaxAttempts.
+// then try again after a jittered backoff (or the provider's Retry-After),
+// for as long as the update is current. Only at the give-up time does a
+// delivery still refused fail: a temporary refusal says nothing about the
+// person, so it must not cost them the update.
 func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.ProviderError) (bot.Delivery, time.Duration, error) {
-	if pe.Failure().MayExist() {
+	kind := pe.Failure()
+	if kind.MayExist() {
 		// The provider may have created the message before failing to
 		// answer; look before sending it again.
 		next, found, err := r.findSent(ctx, d)
@@ -25,36 +29,30 @@ func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.Provider
 			return d, r.Settings.backoff().Delay(attemptsOn(d, d.Channel) - 1), nil
 		}
 	}
-	n := attemptsOn(d, d.Channel)
-	delay := r.Settings.backoff().Delay(n - 1)
-	if pe.RetryAfter > delay {
-		delay = min(pe.RetryAfter, maxProviderPause)
+	giveUp, err := r.giveUpAt(ctx, d.BroadcastID)
+	if err != nil {
+		return d, 0, err
 	}
-	// The provider's "too many requests" holds the shared sender for every
-	// replica as long as it asks (capped); a 5xx or no answer only slows it
-	// briefly, so one bad answer cannot stall the whole broadcast.
-	pause := delay
-	if pe.Failure() != bot.FailureRateLimited {
-		pause = min(delay, maxServerErrorPause)
-	}
-	if r.Limiter != nil && r.Settings.rate(d.Channel) >= 0 {
-		if err := r.Limiter.Pause(ctx, r.Messenger.SenderKey(d.Channel), pause); err != nil {
-			r.report(ctx, fmt.Errorf("pausing the %s sender: %w", d.Channel.Label(), err))
-		}
-	}
-	if n >= r.Settings.maxAttempts() {
+	now := r.now()
+	if !now.Before(giveUp) {
 		f := failureOf(pe)
-		f.reason = fmt.Sprintf("gave up after %d attempts: %s", n, pe.Error())
+		f.reason = fmt.Sprintf("still refused at the give-up time (%d attempts): %s", attemptsOn(d, d.Channel), pe.Error())
 		next, err := r.fail(ctx, d, f)
 		return next, 0, err
 	}
-	now := r.now()
+	delay := r.Settings.backoff().Delay(attemptsOn(d, d.Channel) - 1)
+	if pe.RetryAfter > delay {
+		delay = min(pe.RetryAfter, maxProviderPause)
+	}
+	r.slowSender(ctx, d.Channel, pe, delay)
+	// One last try at the give-up time rather than none after a long wait.
+	delay = min(delay, giveUp.Sub(now))
 	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
 		i := currentSending(x)
 		if i < 0 {
 			return errNotPending
 		}
-		failure{kind: pe.Failure(), provider: pe.Provider, code: pe.Code, reason: pe.Error()}.mark(&x.Attempts[i])
+		failure{kind: kind, provider: pe.Provider, code: pe.Code, reason: pe.Error()}.mark(&x.Attempts[i])
 		x.State, x.UpdatedAt = bot.DeliveryPending, now
 		return nil
 	})
@@ -66,6 +64,47 @@ func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.Provider
 		return d, 0, fmt.Errorf("recording a temporary failure of %s/%s: %w", d.BroadcastID, d.RecipientID, err)
 	}
 	return next, delay, nil
+}
+
+// slowSender tells the shared bucket of the channel's sender what the
+// refusal means for every replica: a Retry-After holds it that long
+// (capped); "too many requests" without one lowers its rate, which then
+// climbs back gradually (AIMD), instead of stopping it for one delivery's
+// backoff; a 5xx or no answer only pauses it briefly, so one bad answer
+// cannot stall the whole broadcast.
+func (r *Relay) slowSender(ctx context.Context, ch bot.Channel, pe *bot.ProviderError, delay time.Duration) {
+	if r.Limiter == nil || r.Settings.rate(ch) < 0 {
+		return
+	}
+	key := r.Messenger.SenderKey(ch)
+	adapter, adapts := r.Limiter.(bot.RateAdapter)
+	var err error
+	switch {
+	case pe.RetryAfter > 0:
+		err = r.Limiter.Pause(ctx, key, min(pe.RetryAfter, maxProviderPause))
+	case pe.Failure() == bot.FailureRateLimited && adapts:
+		err = adapter.Slow(ctx, key)
+	case pe.Failure() == bot.FailureRateLimited:
+		err = r.Limiter.Pause(ctx, key, delay)
+	default:
+		err = r.Limiter.Pause(ctx, key, min(delay, maxServerErrorPause))
+	}
+	if err != nil {
+		r.report(ctx, fmt.Errorf("slowing the %s sender: %w", ch.Label(), err))
+	}
+}
+
+// giveUpAt is when the broadcast's update stops being current.
+func (r *Relay) giveUpAt(ctx context.Context, id string) (time.Time, error) {
+	c, err := r.content(ctx, id)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t := c.broadcast.GiveUpAt; !t.IsZero() {
+		return t, nil
+	}
+	// Started before GiveUpAt existed.
+	return startedAt(c.broadcast).Add(r.Settings.giveUpAfter()), nil
 }
 
 // findSent asks the provider whether the current attempt's message exists

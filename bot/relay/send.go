@@ -60,6 +60,18 @@ func (r *Relay) deliver(ctx context.Context, bid, rid string) error {
 		if err != nil {
 			return err
 		}
+		if wait >= r.Settings.deferAfter() && d.State == bot.DeliveryPending {
+			if q, ok := r.Queue.(bot.Deferrer); ok {
+				// Wait in the queue, not in a worker slot: the slot serves
+				// someone else meanwhile. This job is done once the
+				// deferred one is stored; a crash before that leaves this
+				// one to be reclaimed.
+				if err := q.Defer(ctx, r.Topic(), wait, jobPayload(bid, rid)); err != nil {
+					return fmt.Errorf("deferring delivery %s/%s by %s: %w", bid, rid, wait, err)
+				}
+				return nil
+			}
+		}
 		if err := bot.Sleep(ctx, wait); err != nil {
 			return err // stopping; the job stays pending and the delivery in a safe state
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/heraldops/herald/bot"
 )
@@ -46,6 +47,9 @@ func ProgressMessage(b bot.Broadcast, c bot.Counts, done bool) bot.Message {
 		m.Context = Summary(b, c)
 	} else {
 		m.Context = fmt.Sprintf("%s · template %s · audiences %s", b.Draft.IncidentID, b.Draft.Template, strings.Join(b.Draft.Audiences, ", "))
+		if !b.GiveUpAt.IsZero() {
+			m.Context += " · " + RetryUntil(b.GiveUpAt)
+		}
 	}
 	return m
 }
@@ -109,6 +113,12 @@ func byCount[K cmp.Ordered](keys []K, n map[K]int) {
 		}
 		return cmp.Compare(a, b)
 	})
+}
+
+// RetryUntil tells responders how long refusals the provider calls
+// temporary are retried before a delivery counts as failed.
+func RetryUntil(t time.Time) string {
+	return "temporary refusals retried until " + t.UTC().Format("15:04") + " UTC"
 }
 
 // FailureLabel says what a failure kind means, in words for responders.

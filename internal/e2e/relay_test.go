@@ -185,7 +185,7 @@ func TestThreeEnginesOneKilledMidBroadcastEveryRecipientExactlyOnce(t *testing.T
 	const n = 5000
 	w := newWorld(t, smsRecipients(n))
 	w.fake.SetLatency(3 * time.Millisecond) // calls are in flight when the kill comes
-	settings := relay.Settings{SMSPerSecond: -1, SendTimeout: time.Second, MaxAttempts: 5, BaseBackoff: 10 * time.Millisecond}
+	settings := relay.Settings{SMSPerSecond: -1, SendTimeout: time.Second, BaseBackoff: 10 * time.Millisecond}
 	cfg := relay.WorkerConfig{Concurrency: 16, Block: 100 * time.Millisecond, ReclaimAfter: time.Second, ReclaimEvery: 200 * time.Millisecond}
 
 	engines := []*engine{w.engine("replica-a", settings, 40), w.engine("replica-b", settings, 40), w.engine("replica-c", settings, 40)}

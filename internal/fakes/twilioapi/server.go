@@ -166,6 +166,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Fault{Status: http.StatusBadRequest, Code: 20001, Message: "Could not parse the request"})
 		return
 	}
+	if !s.enter() {
+		writeError(w, ErrTooManyRequests)
+		return
+	}
+	defer s.leave()
 	if !s.waitLatency(r.Context()) {
 		return // the client gave up
 	}
