@@ -98,6 +98,9 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 		AccountSID: env.TwilioAccountSID, AuthToken: env.TwilioAuthToken, APIURL: env.TwilioAPIURL,
 		MessagingServiceSID: env.TwilioMessagingServiceSID, SMSFrom: env.TwilioSMSFrom,
 		WhatsAppFrom: env.TwilioWhatsAppFrom, PublicURL: env.PublicURL,
+		// One kept-alive connection per relay worker: serve, send and the
+		// demo all send through this Messenger.
+		Concurrency: relayWorkers,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up Twilio: %w", err)
