@@ -132,6 +132,10 @@ type Attempt struct {
 	Failure   FailureKind   `json:"failure,omitempty"`    // what the failure meant
 	Error     string        `json:"error,omitempty"`
 	At        time.Time     `json:"at"`
+	// By is the queue consumer that made the attempt: while it is "sending"
+	// and By's lease (bot.Leases) has lapsed, nobody is in the provider
+	// call any more and the attempt can be reconciled at once.
+	By string `json:"by,omitempty"`
 }
 
 // Delivery is one recipient's copy of a broadcast.

@@ -190,6 +190,19 @@ type Deferrer interface {
 	Defer(ctx context.Context, topic string, after time.Duration, payloads ...[]byte) error
 }
 
+// Leases is the optional ability of a Queue to tell live consumers from dead
+// ones. A live consumer renews its lease and the jobs it is working, so its
+// jobs never look abandoned however long a handler takes; when it dies, its
+// jobs go idle and its lease lapses within ttl, so others take over in
+// seconds and can tell its half-done work is nobody's any more.
+type Leases interface {
+	// Renew marks consumer alive for ttl and resets the idle time of its
+	// jobs ids of topic (may be empty).
+	Renew(ctx context.Context, topic, consumer string, ttl time.Duration, ids []string) error
+	// Alive reports whether consumer's lease is current.
+	Alive(ctx context.Context, consumer string) (bool, error)
+}
+
 // RateLimiter is a token bucket per key. The Redis one is shared by all
 // replicas; LocalLimiter serves a single process and tests.
 type RateLimiter interface {

@@ -133,7 +133,8 @@ func (r *Relay) Run(ctx context.Context, cfg WorkerConfig) error {
 			}
 		}
 	}()
-	err := RunWorkers(ctx, cfg, r.HandleJob)
+	consumer := cfg.Consumer
+	err := RunWorkers(ctx, cfg, func(ctx context.Context, j bot.Job) error { return r.handle(ctx, j, consumer) })
 	<-stopped
 	r.mu.Lock()
 	r.running--

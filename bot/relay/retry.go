@@ -138,7 +138,7 @@ func (r *Relay) reconcile(ctx context.Context, d bot.Delivery, force bool) (bot.
 		return r.interrupted(ctx, d, time.Time{})
 	}
 	started := d.Attempts[i].At
-	if age := r.now().Sub(started); !force && age < r.Settings.sendTimeout()+reconcileSkew {
+	if age := r.now().Sub(started); !force && age < r.Settings.sendTimeout()+reconcileSkew && !r.senderGone(ctx, d.Attempts[i].By) {
 		// Another worker may still be waiting for the provider; the job
 		// comes back after the queue's reclaim time.
 		return d, fmt.Errorf("delivery %s/%s is being sent elsewhere (attempt began %s ago)", d.BroadcastID, d.RecipientID, age.Round(time.Millisecond))
@@ -148,6 +148,23 @@ func (r *Relay) reconcile(ctx context.Context, d bot.Delivery, force bool) (bot.
 		return next, err
 	}
 	return r.interrupted(ctx, d, started)
+}
+
+// senderGone reports whether the consumer that began an attempt is known to
+// be dead (its lease lapsed): then nobody is in the provider call any more,
+// and the attempt is reconciled at once instead of after SendTimeout. Not
+// knowing (no leases, no consumer recorded, Redis unsure) means waiting.
+func (r *Relay) senderGone(ctx context.Context, by string) bool {
+	leases, ok := r.Queue.(bot.Leases)
+	if !ok || by == "" {
+		return false
+	}
+	alive, err := leases.Alive(ctx, by)
+	if err != nil {
+		r.report(ctx, fmt.Errorf("asking whether consumer %s is alive: %w", by, err))
+		return false
+	}
+	return !alive
 }
 
 // interrupted marks the attempt that began at `started` as cut short and

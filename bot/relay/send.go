@@ -17,21 +17,25 @@ const reconcileSkew = 2 * time.Second
 // HandleJob works one relay job: it brings the job's delivery to the
 // provider (or to a final failure). It is idempotent: a delivery that has a
 // SID or a final state is left alone, so re-handed jobs never send twice.
-func (r *Relay) HandleJob(ctx context.Context, j bot.Job) error {
+func (r *Relay) HandleJob(ctx context.Context, j bot.Job) error { return r.handle(ctx, j, "") }
+
+// handle is HandleJob for the queue consumer `consumer` ("" outside Run),
+// which its attempts record (see Attempt.By).
+func (r *Relay) handle(ctx context.Context, j bot.Job, consumer string) error {
 	var job relayJob
 	if err := json.Unmarshal(j.Payload, &job); err != nil || job.Broadcast == "" || job.Recipient == "" {
 		// Retrying cannot fix a payload; drop it loudly.
 		r.report(ctx, fmt.Errorf("dropping relay job %s with a malformed payload %q", j.ID, j.Payload))
 		return nil
 	}
-	err := r.deliver(ctx, job.Broadcast, job.Recipient)
+	err := r.deliver(ctx, job.Broadcast, job.Recipient, consumer)
 	if ctx.Err() == nil && r.touched(job.Broadcast) {
 		r.refresh(ctx, job.Broadcast)
 	}
 	return err
 }
 
-func (r *Relay) deliver(ctx context.Context, bid, rid string) error {
+func (r *Relay) deliver(ctx context.Context, bid, rid, consumer string) error {
 	d, err := r.Broadcasts.Delivery(ctx, bid, rid)
 	if errors.Is(err, bot.ErrNotFound) {
 		r.report(ctx, fmt.Errorf("dropping relay job for %s/%s: %w", bid, rid, err))
@@ -49,7 +53,7 @@ func (r *Relay) deliver(ctx context.Context, bid, rid string) error {
 		var wait time.Duration
 		switch d.State {
 		case bot.DeliveryPending:
-			d, wait, err = r.attempt(ctx, d)
+			d, wait, err = r.attempt(ctx, d, consumer)
 			ours = d.State == bot.DeliverySending
 		case bot.DeliverySending:
 			d, err = r.reconcile(ctx, d, ours)
@@ -80,7 +84,7 @@ func (r *Relay) deliver(ctx context.Context, bid, rid string) error {
 
 // attempt makes one try to send a pending delivery. It returns the delivery
 // as it now is and, when it is pending again, how long to wait first.
-func (r *Relay) attempt(ctx context.Context, d bot.Delivery) (bot.Delivery, time.Duration, error) {
+func (r *Relay) attempt(ctx context.Context, d bot.Delivery, consumer string) (bot.Delivery, time.Duration, error) {
 	c, err := r.content(ctx, d.BroadcastID)
 	if err != nil {
 		return d, 0, err
@@ -118,7 +122,7 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery) (bot.Delivery, time
 			return errNotPending
 		}
 		x.State = bot.DeliverySending
-		x.Attempts = append(x.Attempts, bot.Attempt{Channel: x.Channel, State: bot.DeliverySending, At: started})
+		x.Attempts = append(x.Attempts, bot.Attempt{Channel: x.Channel, State: bot.DeliverySending, At: started, By: consumer})
 		x.UpdatedAt = started
 		return nil
 	})
