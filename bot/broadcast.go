@@ -151,6 +151,9 @@ type Delivery struct {
 	Attempts    []Attempt     `json:"attempts,omitempty"`
 	FellBack    bool          `json:"fell_back,omitempty"` // WhatsApp failed and SMS was tried
 	UpdatedAt   time.Time     `json:"updated_at"`
+	// StoreRev is opaque to the core: the store's mark of the version it
+	// handed out, so a DeliveryUpdater can tell whether it changed since.
+	StoreRev string `json:"-"`
 }
 
 // Counts is a broadcast's deliveries by state, for the progress message.

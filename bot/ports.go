@@ -123,6 +123,15 @@ type BroadcastStore interface {
 	Counts(ctx context.Context, broadcastID string) (Counts, error)
 }
 
+// DeliveryUpdater is the optional ability of a BroadcastStore to update a
+// delivery it handed out without reading it again: fn is applied to d as it
+// was read (d.StoreRev says which version that was) and written only if the
+// stored delivery has not changed since; otherwise it is read again and fn
+// applied to that, as UpdateDelivery does. One round trip instead of two.
+type DeliveryUpdater interface {
+	UpdateDeliveryFrom(ctx context.Context, d Delivery, fn func(*Delivery) error) (Delivery, error)
+}
+
 // PhoneStore keeps what herald knows per phone number: opt-outs, WhatsApp
 // session windows, and which incidents it was last messaged about. Numbers
 // are E.164; the store never keeps them in clear text.

@@ -2,11 +2,16 @@ package redis
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -318,60 +323,119 @@ func (s *Store) runScripts(ctx context.Context, script *goredis.Script, n int, c
 	}
 }
 
+// Deliveries are updated by compare-and-set: read the sealed record, apply
+// the change in Go (the record is sealed, so Redis cannot), and write it
+// back with a script that first checks the record is still the one read
+// (its SHA-1) and moves the broadcast's counts in the same step. That is one
+// round trip per write instead of WATCH, GET and MULTI/EXEC, and none for
+// the read when the caller still holds what it read (UpdateDeliveryFrom).
+// Writers that do not use the script (an older replica's WATCH/MULTI) still
+// change the record, so they are detected too.
+
+var _ bot.DeliveryUpdater = (*Store)(nil)
+
+var casDeliveryScript = goredis.NewScript(`
+-- KEYS[1]: delivery; KEYS[2]: the broadcast's counts hash
+-- ARGV[1]: SHA-1 of the record read; ARGV[2]: new record; ARGV[3], ARGV[4]: old and new state
+local cur = redis.call('GET', KEYS[1])
+if not cur then return -1 end
+if redis.sha1hex(cur) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+if ARGV[3] ~= ARGV[4] then
+  redis.call('HINCRBY', KEYS[2], ARGV[3], -1)
+  redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+end
+return 1
+`)
+
+func revOf(sealed []byte) string {
+	sum := sha1.Sum(sealed)
+	return hex.EncodeToString(sum[:])
+}
+
 // Delivery returns one delivery, or bot.ErrNotFound.
 func (s *Store) Delivery(ctx context.Context, broadcastID, recipientID string) (bot.Delivery, error) {
+	raw, err := s.rdb.Get(ctx, s.deliveryKey(broadcastID, recipientID)).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		err = bot.ErrNotFound
+	}
 	var d bot.Delivery
-	if err := s.load(ctx, s.rdb, s.deliveryKey(broadcastID, recipientID), &d); err != nil {
+	if err == nil {
+		err = s.open(raw, &d)
+	}
+	if err != nil {
 		return bot.Delivery{}, fmt.Errorf("loading delivery %s/%s: %w", broadcastID, recipientID, err)
 	}
+	d.StoreRev = revOf(raw)
 	return d, nil
 }
 
-// UpdateDelivery applies fn under WATCH/MULTI and moves the broadcast's
-// counts from the old state to the new one in the same transaction. fn may
-// run more than once; when it returns an error nothing is written and that
-// error is returned as it is.
+// UpdateDelivery applies fn to the stored delivery and writes it back by
+// compare-and-set, moving the broadcast's counts from the old state to the
+// new one in the same step. fn may run more than once; when it returns an
+// error nothing is written and that error is returned as it is.
 func (s *Store) UpdateDelivery(ctx context.Context, broadcastID, recipientID string, fn func(*bot.Delivery) error) (bot.Delivery, error) {
-	key := s.deliveryKey(broadcastID, recipientID)
-	counts := s.countsKey(broadcastID)
-	var after bot.Delivery
-	err := s.optimistic(ctx, "updating delivery "+broadcastID+"/"+recipientID, func(tx *goredis.Tx) error {
+	return s.updateDelivery(ctx, broadcastID, recipientID, nil, fn)
+}
+
+// UpdateDeliveryFrom is UpdateDelivery starting from d as the caller read
+// it: no read when nobody wrote the delivery since (bot.DeliveryUpdater).
+func (s *Store) UpdateDeliveryFrom(ctx context.Context, d bot.Delivery, fn func(*bot.Delivery) error) (bot.Delivery, error) {
+	if d.StoreRev == "" {
+		return s.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, fn)
+	}
+	return s.updateDelivery(ctx, d.BroadcastID, d.RecipientID, &d, fn)
+}
+
+func (s *Store) updateDelivery(ctx context.Context, broadcastID, recipientID string, known *bot.Delivery, fn func(*bot.Delivery) error) (bot.Delivery, error) {
+	const maxAttempts = 100
+	key, counts := s.deliveryKey(broadcastID, recipientID), s.countsKey(broadcastID)
+	for attempt := 0; attempt < maxAttempts; attempt++ {
 		var d bot.Delivery
-		if err := s.load(ctx, tx, key, &d); err != nil {
-			return err
+		if known != nil && attempt == 0 {
+			d = *known
+			// fn changes attempts in place; the caller's copy stays as it was.
+			d.Attempts = slices.Clone(known.Attempts)
+		} else {
+			var err error
+			if d, err = s.Delivery(ctx, broadcastID, recipientID); err != nil {
+				return bot.Delivery{}, fmt.Errorf("updating delivery %s/%s: %w", broadcastID, recipientID, err)
+			}
 		}
-		old := d.State
+		rev, old := d.StoreRev, d.State
 		if err := fn(&d); err != nil {
-			return fnError{err}
+			return bot.Delivery{}, err
 		}
 		if d.BroadcastID != broadcastID || d.RecipientID != recipientID {
-			return fnError{fmt.Errorf("updating delivery %s/%s: the update changed its ids", broadcastID, recipientID)}
+			return bot.Delivery{}, fmt.Errorf("updating delivery %s/%s: the update changed its ids", broadcastID, recipientID)
 		}
+		d.StoreRev = ""
 		sealed, err := s.seal(d)
 		if err != nil {
-			return err
+			return bot.Delivery{}, fmt.Errorf("updating delivery %s/%s: %w", broadcastID, recipientID, err)
 		}
-		// The counts hash is not watched: HINCRBY commutes, so concurrent
-		// updates of other deliveries cannot make it wrong.
-		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			p.Set(ctx, key, sealed, goredis.KeepTTL)
-			if d.State != old {
-				p.HIncrBy(ctx, counts, string(old), -1)
-				p.HIncrBy(ctx, counts, string(d.State), 1)
-			}
-			return nil
-		})
-		after = d
-		return err
-	}, key)
-	var fe fnError
-	if errors.As(err, &fe) {
-		return bot.Delivery{}, fe.err
+		res, err := casDeliveryScript.Run(ctx, s.rdb, []string{key, counts}, rev, sealed, string(old), string(d.State)).Int()
+		switch {
+		case err != nil:
+			return bot.Delivery{}, fmt.Errorf("updating delivery %s/%s: %w", broadcastID, recipientID, err)
+		case res == -1:
+			return bot.Delivery{}, fmt.Errorf("updating delivery %s/%s: %w", broadcastID, recipientID, bot.ErrNotFound)
+		case res == 1:
+			d.StoreRev = revOf(sealed)
+			return d, nil
+		}
+		// Someone else wrote it first (a status callback, a duplicate job):
+		// read it again. A known copy is stale by definition; a fresh read
+		// lost a race, so back off a little, with jitter.
+		if known != nil && attempt == 0 {
+			continue
+		}
+		backoff := time.Duration(1+attempt%10) * time.Millisecond
+		if err := bot.Sleep(ctx, backoff/2+rand.N(backoff)); err != nil {
+			return bot.Delivery{}, err
+		}
 	}
-	if err != nil {
-		return bot.Delivery{}, fmt.Errorf("updating delivery %s/%s: %w", broadcastID, recipientID, err)
-	}
-	return after, nil
+	return bot.Delivery{}, fmt.Errorf("updating delivery %s/%s: %d concurrent writes in a row: %w", broadcastID, recipientID, maxAttempts, bot.ErrConflict)
 }
 
 // sidSeparator joins broadcast and recipient id in the SID index; ids never

@@ -32,7 +32,7 @@ func (f failure) mark(a *bot.Attempt) {
 // the attempt that failed (-1: WhatsApp was not tried, a note is recorded).
 func (r *Relay) fallBack(ctx context.Context, d bot.Delivery, attempt int, f failure) (bot.Delivery, error) {
 	now := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		if x.FellBack || x.Channel != bot.ChannelWhatsApp {
 			return errNoChange
 		}
@@ -59,7 +59,7 @@ func (r *Relay) fallBack(ctx context.Context, d bot.Delivery, attempt int, f fai
 // fail ends a delivery as failed for the reason f.
 func (r *Relay) fail(ctx context.Context, d bot.Delivery, f failure) (bot.Delivery, error) {
 	now := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		if x.State.Final() {
 			return errNoChange
 		}

@@ -221,3 +221,13 @@ func (r *Relay) content(ctx context.Context, id string) (*broadcastContent, erro
 	r.remember(id, c)
 	return c, nil
 }
+
+// updateDelivery applies fn to delivery d as the relay last saw it: with a
+// store that can (bot.DeliveryUpdater) in one round trip when nobody wrote
+// it since, else as BroadcastStore.UpdateDelivery, reading it first.
+func (r *Relay) updateDelivery(ctx context.Context, d bot.Delivery, fn func(*bot.Delivery) error) (bot.Delivery, error) {
+	if u, ok := r.Broadcasts.(bot.DeliveryUpdater); ok && d.StoreRev != "" {
+		return u.UpdateDeliveryFrom(ctx, d, fn)
+	}
+	return r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, fn)
+}

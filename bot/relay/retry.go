@@ -47,7 +47,7 @@ func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.Provider
 	r.slowSender(ctx, d.Channel, pe, delay)
 	// One last try at the give-up time rather than none after a long wait.
 	delay = min(delay, giveUp.Sub(now))
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		i := currentSending(x)
 		if i < 0 {
 			return errNotPending
@@ -171,7 +171,7 @@ func (r *Relay) senderGone(ctx context.Context, by string) bool {
 // the delivery pending again.
 func (r *Relay) interrupted(ctx context.Context, d bot.Delivery, started time.Time) (bot.Delivery, error) {
 	now := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		if x.State != bot.DeliverySending {
 			return errNoChange
 		}

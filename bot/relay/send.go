@@ -117,7 +117,7 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery, consumer string) (b
 	// call leaves "sending" with a start time, which tells whoever picks the
 	// job up to reconcile before sending again.
 	started := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		if x.State != bot.DeliveryPending {
 			return errNotPending
 		}
@@ -208,7 +208,7 @@ func (r *Relay) recordSent(ctx context.Context, d bot.Delivery, res bot.SendResu
 		state = bot.DeliveryQueued
 	}
 	now := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		i := attemptWithSID(x, res.SID)
 		if i < 0 {
 			i = currentSending(x)

@@ -28,7 +28,7 @@ func (r *Relay) HandleStatus(ctx context.Context, u bot.StatusUpdate) error {
 	}
 	var fellBack, failedNow bool
 	now := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		fellBack, failedNow = false, false // fn may run more than once
 		i := attemptWithSID(x, u.SID)
 		if i < 0 {
