@@ -170,7 +170,11 @@ type StatusUpdate struct {
 	// mapping of ErrorCode); Provider names whose code ErrorCode is.
 	Failure  FailureKind `json:"failure,omitempty"`
 	Provider string      `json:"provider,omitempty"`
-	To       string      `json:"to,omitempty"` // E.164, without whatsapp:
-	Channel  Channel     `json:"channel,omitempty"`
-	At       time.Time   `json:"at"`
+	// BroadcastID and RecipientID name the delivery when the callback
+	// carried them (see Outbound); empty for messages sent without them.
+	BroadcastID string    `json:"broadcast_id,omitempty"`
+	RecipientID string    `json:"recipient_id,omitempty"`
+	To          string    `json:"to,omitempty"` // E.164, without whatsapp:
+	Channel     Channel   `json:"channel,omitempty"`
+	At          time.Time `json:"at"`
 }

@@ -54,6 +54,11 @@ type Outbound struct {
 	Body             string            // free-form body (SMS, or WhatsApp inside the session window)
 	ContentSID       string            // WhatsApp template (outside the session window)
 	ContentVariables map[string]string // its variables
+	// BroadcastID and RecipientID name the delivery this message is for;
+	// the provider's status callbacks carry them back, so a callback finds
+	// its delivery without a look-up by message SID (and before the SID is
+	// known, if it beats the send's own answer).
+	BroadcastID, RecipientID string
 }
 
 // SendResult is the provider's answer to a send.

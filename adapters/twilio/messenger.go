@@ -31,6 +31,12 @@ const StatusPath = "/twilio/status"
 
 const whatsappPrefix = "whatsapp:"
 
+// The status callback URL's query names the delivery (see bot.Outbound).
+const (
+	callbackBroadcast = "b"
+	callbackRecipient = "r"
+)
+
 // MessengerConfig is what the Messenger needs, from the environment
 // (TWILIO_*, HERALD_PUBLIC_URL).
 type MessengerConfig struct {
@@ -207,7 +213,13 @@ func (m *Messenger) createForm(out bot.Outbound) (url.Values, error) {
 	if !e164.MatchString(out.To) {
 		return nil, refused(21211, "the recipient is not an E.164 number")
 	}
-	form := url.Values{"StatusCallback": {m.statusCallback}}
+	callback := m.statusCallback
+	if out.BroadcastID != "" && out.RecipientID != "" {
+		// Twilio signs the callback URL with its query, so these come back
+		// as trustworthy as the rest of the callback.
+		callback += "?" + url.Values{callbackBroadcast: {out.BroadcastID}, callbackRecipient: {out.RecipientID}}.Encode()
+	}
+	form := url.Values{"StatusCallback": {callback}}
 	switch out.Channel {
 	case bot.ChannelSMS:
 		if out.Body == "" {

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -123,5 +124,31 @@ func TestALongRetryWaitGoesBackToTheQueue(t *testing.T) {
 	}
 	if n := len(f.msgr.sendsTo(phOmar)); n != 2 {
 		t.Errorf("omar: %d sends, want 2", n)
+	}
+}
+
+// Issue 12: a callback names its delivery, so one that beats the send's own
+// answer (before the SID is indexed) still finds it and attaches its SID.
+func TestCallbackBeforeTheSendAnswersFindsItsDeliveryByItsIDs(t *testing.T) {
+	f := newRelayFixture(t, true)
+	b := f.approved("B-7-1", []string{"it-ops"}, false)
+	var early error
+	f.msgr.onSend = func(m bot.Outbound) {
+		if m.To != phOmar {
+			return
+		}
+		sid := fmt.Sprintf("SM%032d", f.msgr.seq+1) // the SID this send will answer
+		early = f.relay.HandleStatus(f.ctx, bot.StatusUpdate{SID: sid, Status: bot.DeliveryDelivered, BroadcastID: m.BroadcastID, RecipientID: m.RecipientID})
+	}
+	f.start(b)
+	if errs := f.drain(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if early != nil {
+		t.Fatal(early)
+	}
+	d := f.delivery(b.ID, "omar")
+	if d.State != bot.DeliveryDelivered || d.Attempts[0].SID == "" {
+		t.Errorf("omar: %s, attempts %+v; want delivered with the SID attached", d.State, d.Attempts)
 	}
 }

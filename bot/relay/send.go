@@ -93,7 +93,7 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery, consumer string) (b
 	if err != nil {
 		return d, 0, err
 	}
-	out := bot.Outbound{To: d.Phone, Channel: d.Channel, Body: text.Body}
+	out := bot.Outbound{To: d.Phone, Channel: d.Channel, Body: text.Body, BroadcastID: d.BroadcastID, RecipientID: d.RecipientID}
 	if d.Channel == bot.ChannelWhatsApp {
 		// The window is checked now, not when planned: it may have opened or
 		// closed while the job waited.

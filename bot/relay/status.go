@@ -19,7 +19,7 @@ func (r *Relay) HandleStatus(ctx context.Context, u bot.StatusUpdate) error {
 	if u.SID == "" {
 		return fmt.Errorf("status update without a message SID")
 	}
-	d, err := r.Broadcasts.DeliveryBySID(ctx, u.SID)
+	d, err := r.statusDelivery(ctx, u)
 	if errors.Is(err, bot.ErrNotFound) {
 		return nil
 	}
@@ -85,6 +85,16 @@ func (r *Relay) HandleStatus(ctx context.Context, u bot.StatusUpdate) error {
 		r.refresh(ctx, next.BroadcastID)
 	}
 	return nil
+}
+
+// statusDelivery finds the delivery a callback is about: named by the
+// callback itself when the send carried its ids (one read, and it works
+// before the SID is recorded), else through the SID index.
+func (r *Relay) statusDelivery(ctx context.Context, u bot.StatusUpdate) (bot.Delivery, error) {
+	if u.BroadcastID != "" && u.RecipientID != "" {
+		return r.Broadcasts.Delivery(ctx, u.BroadcastID, u.RecipientID)
+	}
+	return r.Broadcasts.DeliveryBySID(ctx, u.SID)
 }
 
 // Unsettled counts deliveries the relay still has to bring to the provider.

@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/heraldops/herald/bot"
 	"github.com/heraldops/herald/bot/relay"
+	"github.com/heraldops/herald/internal/fakes/twilioapi"
 )
 
 // BenchmarkFanout drives the relay through the real path: the broadcast
@@ -75,6 +78,48 @@ func BenchmarkFanout(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 	})
 
+	// callbacks: 3,000 SMS with Twilio's status callbacks flowing (sent and
+	// delivered for each, signed, through the webhook handler), from the
+	// first worker starting until every delivery is recorded as delivered.
+	b.Run("callbacks", func(b *testing.B) {
+		n, workers := benchN(3000), 64
+		var herald cost
+		for range b.N {
+			w := newWorld(b, smsRecipients(n))
+			e := w.engine("bench", relay.Settings{SMSPerSecond: -1}, 160)
+			w.statusRelay.Store(e.relay)
+			w.fake.SetAutoStatus(&twilioapi.AutoStatus{})
+			rt := &roundTripCounter{}
+			e.client.AddHook(rt)
+			bc := w.broadcast(e, "B-1-1", false)
+			if err := e.relay.Start(w.ctx, bc); err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			before := w.sample(rt)
+			e.run(w.ctx, relay.WorkerConfig{Concurrency: workers, Block: 50 * time.Millisecond})
+			deadline := time.Now().Add(time.Minute)
+			for {
+				c, err := e.store.Counts(w.ctx, bc.ID)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if c[bot.DeliveryDelivered] == n {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatalf("not all delivered: %v", c)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			after := w.sample(rt)
+			_ = e.shutdown()
+			herald = since(before, after, n)
+		}
+		herald.report(b, "")
+		b.ReportMetric(0, "ns/op")
+	})
+
 	// queue_50k: planning and queueing a 50,000-recipient broadcast.
 	b.Run("queue_50k", func(b *testing.B) {
 		const n = 50_000
@@ -129,4 +174,12 @@ func BenchmarkFanout(b *testing.B) {
 		}
 		b.ReportMetric(ratio/float64(b.N), "achieved/R")
 	})
+}
+
+// benchN is n, or HERALD_BENCH_N when set (a quick look at a benchmark).
+func benchN(n int) int {
+	if v, err := strconv.Atoi(os.Getenv("HERALD_BENCH_N")); err == nil && v > 0 {
+		return v
+	}
+	return n
 }
