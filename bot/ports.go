@@ -137,6 +137,13 @@ type DeliveryUpdater interface {
 	UpdateDeliveryFrom(ctx context.Context, d Delivery, fn func(*Delivery) error) (Delivery, error)
 }
 
+// SentRecorder is the optional ability of a BroadcastStore to index a
+// message SID and update the delivery it belongs to in one round trip:
+// IndexSID, then UpdateDeliveryFrom (see DeliveryUpdater).
+type SentRecorder interface {
+	IndexSIDAndUpdate(ctx context.Context, sid string, d Delivery, fn func(*Delivery) error) (Delivery, error)
+}
+
 // PhoneStore keeps what herald knows per phone number: opt-outs, WhatsApp
 // session windows, and which incidents it was last messaged about. Numbers
 // are E.164; the store never keeps them in clear text.

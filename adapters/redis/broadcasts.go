@@ -387,7 +387,33 @@ func (s *Store) UpdateDeliveryFrom(ctx context.Context, d bot.Delivery, fn func(
 	return s.updateDelivery(ctx, d.BroadcastID, d.RecipientID, &d, fn)
 }
 
-func (s *Store) updateDelivery(ctx context.Context, broadcastID, recipientID string, known *bot.Delivery, fn func(*bot.Delivery) error) (bot.Delivery, error) {
+// IndexSIDAndUpdate is IndexSID then UpdateDeliveryFrom, sent together in
+// one round trip (bot.SentRecorder); the index is written first either way.
+func (s *Store) IndexSIDAndUpdate(ctx context.Context, sid string, d bot.Delivery, fn func(*bot.Delivery) error) (bot.Delivery, error) {
+	if sid == "" {
+		return bot.Delivery{}, errors.New("indexing a message SID: empty SID")
+	}
+	if d.StoreRev == "" || !s.scriptKnown(casDeliveryScript) {
+		if err := s.IndexSID(ctx, sid, d.BroadcastID, d.RecipientID); err != nil {
+			return bot.Delivery{}, err
+		}
+		if err := casDeliveryScript.Load(ctx, s.rdb).Err(); err == nil {
+			s.markScriptKnown(casDeliveryScript)
+		}
+		return s.UpdateDeliveryFrom(ctx, d, fn)
+	}
+	index := func(p goredis.Pipeliner) {
+		p.Set(ctx, s.sidKey(sid), d.BroadcastID+sidSeparator+d.RecipientID, s.retention)
+	}
+	return s.updateDelivery(ctx, d.BroadcastID, d.RecipientID, &d, fn, index)
+}
+
+var _ bot.SentRecorder = (*Store)(nil)
+
+// updateDelivery is the compare-and-set loop. with, if given, adds commands
+// to the first write's round trip, before the script (they are sent even if
+// the compare fails).
+func (s *Store) updateDelivery(ctx context.Context, broadcastID, recipientID string, known *bot.Delivery, fn func(*bot.Delivery) error, with ...func(goredis.Pipeliner)) (bot.Delivery, error) {
 	const maxAttempts = 100
 	key, counts := s.deliveryKey(broadcastID, recipientID), s.countsKey(broadcastID)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -414,7 +440,27 @@ func (s *Store) updateDelivery(ctx context.Context, broadcastID, recipientID str
 		if err != nil {
 			return bot.Delivery{}, fmt.Errorf("updating delivery %s/%s: %w", broadcastID, recipientID, err)
 		}
-		res, err := casDeliveryScript.Run(ctx, s.rdb, []string{key, counts}, rev, sealed, string(old), string(d.State)).Int()
+		keys, args := []string{key, counts}, []any{rev, sealed, string(old), string(d.State)}
+		var res int
+		if len(with) > 0 && attempt == 0 {
+			var cas *goredis.Cmd
+			_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+				for _, w := range with {
+					w(p)
+				}
+				cas = casDeliveryScript.EvalSha(ctx, p, keys, args...)
+				return nil
+			})
+			if err == nil {
+				res, err = cas.Int()
+			}
+			if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+				s.scripts.Delete(casDeliveryScript.Hash())
+				res, err = casDeliveryScript.Run(ctx, s.rdb, keys, args...).Int()
+			}
+		} else {
+			res, err = casDeliveryScript.Run(ctx, s.rdb, keys, args...).Int()
+		}
 		switch {
 		case err != nil:
 			return bot.Delivery{}, fmt.Errorf("updating delivery %s/%s: %w", broadcastID, recipientID, err)

@@ -98,3 +98,33 @@ func TestConcurrentDeliveryUpdatesLoseNothing(t *testing.T) {
 		t.Errorf("%d attempts recorded, want 20", len(d.Attempts))
 	}
 }
+
+func TestIndexSIDAndUpdateDoBoth(t *testing.T) {
+	ctx := ctxT(t)
+	f := newFixture(t)
+	s := f.store
+	must(t, s.SaveDeliveries(ctx, []bot.Delivery{newDelivery("B-1-1", "dana", "+4915100000001", f.clock.Now())}))
+	for i, stale := range []bool{false, true} {
+		d, err := s.Delivery(ctx, "B-1-1", "dana")
+		must(t, err)
+		if stale {
+			_, err := s.UpdateDelivery(ctx, "B-1-1", "dana", func(x *bot.Delivery) error { x.Name = "someone else wrote"; return nil })
+			must(t, err)
+		}
+		sid := []string{"SMfresh", "SMstale"}[i]
+		got, err := s.IndexSIDAndUpdate(ctx, sid, d, func(x *bot.Delivery) error {
+			x.Attempts = append(x.Attempts, bot.Attempt{Channel: x.Channel, SID: sid, State: bot.DeliveryQueued})
+			x.State = bot.DeliveryQueued
+			return nil
+		})
+		must(t, err)
+		if got.Attempts[len(got.Attempts)-1].SID != sid || (stale && got.Name != "someone else wrote") {
+			t.Errorf("stale %v: %+v", stale, got)
+		}
+		bySID, err := s.DeliveryBySID(ctx, sid)
+		must(t, err)
+		if bySID.RecipientID != "dana" {
+			t.Errorf("stale %v: SID %s finds %+v", stale, sid, bySID)
+		}
+	}
+}

@@ -198,17 +198,28 @@ func (r *Relay) takeToken(ctx context.Context, m bot.Outbound) error {
 
 // recordSent records the provider's SID on the delivery's current attempt.
 func (r *Relay) recordSent(ctx context.Context, d bot.Delivery, res bot.SendResult) (bot.Delivery, error) {
-	// Index first: a status callback may arrive before the delivery update
-	// and must find its delivery (HandleStatus attaches the SID itself).
-	if err := r.Broadcasts.IndexSID(ctx, res.SID, d.BroadcastID, d.RecipientID); err != nil {
-		return d, fmt.Errorf("indexing message %s: %w", res.SID, err)
+	// Index first: a status callback without the delivery's ids may arrive
+	// before the delivery update and must find its delivery (HandleStatus
+	// attaches the SID itself). A SentRecorder sends both in one round trip.
+	rec, together := r.Broadcasts.(bot.SentRecorder)
+	together = together && d.StoreRev != ""
+	if !together {
+		if err := r.Broadcasts.IndexSID(ctx, res.SID, d.BroadcastID, d.RecipientID); err != nil {
+			return d, fmt.Errorf("indexing message %s: %w", res.SID, err)
+		}
 	}
 	state := res.Status
 	if state.Rank() < bot.DeliveryQueued.Rank() || state.Final() {
 		state = bot.DeliveryQueued
 	}
 	now := r.now()
-	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
+	update := r.updateDelivery
+	if together {
+		update = func(ctx context.Context, d bot.Delivery, fn func(*bot.Delivery) error) (bot.Delivery, error) {
+			return rec.IndexSIDAndUpdate(ctx, res.SID, d, fn)
+		}
+	}
+	next, err := update(ctx, d, func(x *bot.Delivery) error {
 		i := attemptWithSID(x, res.SID)
 		if i < 0 {
 			i = currentSending(x)
