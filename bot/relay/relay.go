@@ -44,6 +44,7 @@ type Relay struct {
 	lastEdit map[string]time.Time         // progress edits tried, per broadcast, on this replica
 	dirty    map[string]bool              // broadcasts whose counts moved since the last refresh
 	running  int                          // Run loops refreshing dirty broadcasts in the background
+	windows  map[string]*window           // per sender: requests in flight this replica allows (window.go)
 }
 
 // broadcastContent is what every job of a broadcast needs to build its

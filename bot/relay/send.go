@@ -112,6 +112,18 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery, consumer string) (b
 	if err := r.takeToken(ctx, out); err != nil {
 		return d, 0, err
 	}
+	// A slot in the sender's window before "sending" is written: waiting
+	// for it is not part of the attempt.
+	win := r.senderWindow(r.Messenger.SenderKey(d.Channel))
+	if err := win.acquire(ctx); err != nil {
+		return d, 0, err
+	}
+	released := false
+	defer func() {
+		if !released {
+			win.release(r.now(), false, false)
+		}
+	}()
 
 	// Persist the attempt before calling the provider: a crash during the
 	// call leaves "sending" with a start time, which tells whoever picks the
@@ -139,6 +151,10 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery, consumer string) (b
 	sendCtx, cancel := context.WithTimeout(ctx, r.Settings.sendTimeout())
 	res, sendErr := r.Messenger.Send(sendCtx, out)
 	cancel()
+	var pe *bot.ProviderError
+	refused := errors.As(sendErr, &pe) && pe.Failure() == bot.FailureRateLimited && pe.RetryAfter == 0
+	win.release(r.now(), sendErr == nil, refused)
+	released = true
 	if sendErr == nil {
 		d, err = r.recordSent(ctx, d, res)
 		return d, 0, err
@@ -149,8 +165,7 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery, consumer string) (b
 		// reconcile.
 		return d, 0, ctx.Err()
 	}
-	var pe *bot.ProviderError
-	if !errors.As(sendErr, &pe) {
+	if pe == nil {
 		// No provider answer (network, timeout): the message may or may not
 		// exist at the provider.
 		pe = &bot.ProviderError{Kind: bot.FailureUnknown, Message: sendErr.Error()}

@@ -120,6 +120,44 @@ func BenchmarkFanout(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 	})
 
+	// inflight_16: a provider that answers 429 / 20429 (no Retry-After) to
+	// any request beyond 16 in flight, as Twilio does per account, with 2 ms
+	// per request. herald runs 64 workers; the reference is a bare loop of
+	// 16 workers, which is never refused.
+	b.Run("inflight_16", func(b *testing.B) {
+		n := benchN(2000)
+		var herald, bare cost
+		var attempts float64
+		for range b.N {
+			w := newWorld(b, smsRecipients(n))
+			w.fake.SetMaxInFlight(16)
+			w.fake.SetLatency(2 * time.Millisecond)
+			bare = w.bareLoop(b, 16, n)
+			_, barePosts := w.counter.read()
+			e := w.engine("bench", relay.Settings{SMSPerSecond: -1}, 160)
+			bc := w.broadcast(e, "B-1-1", false)
+			if err := e.relay.Start(w.ctx, bc); err != nil {
+				b.Fatal(err)
+			}
+			before := w.sample(nil)
+			e.run(w.ctx, relay.WorkerConfig{Concurrency: 64, Block: 50 * time.Millisecond})
+			c := w.waitSettled(e, bc.ID, 5*time.Minute)
+			after := w.sample(nil)
+			_ = e.shutdown()
+			if c[bot.DeliveryQueued] != n {
+				b.Fatalf("counts = %v, want %d queued", c, n)
+			}
+			herald = since(before, after, n)
+			_, posts := w.counter.read()
+			attempts = float64(posts-barePosts) / float64(n)
+		}
+		b.ReportMetric(herald.perSecond(), "messages/s")
+		b.ReportMetric(bare.perSecond(), "bare16-messages/s")
+		b.ReportMetric(herald.perSecond()/bare.perSecond(), "x-bare16-rate")
+		b.ReportMetric(attempts, "creates/message")
+		b.ReportMetric(0, "ns/op")
+	})
+
 	// queue_50k: planning and queueing a 50,000-recipient broadcast.
 	b.Run("queue_50k", func(b *testing.B) {
 		const n = 50_000
