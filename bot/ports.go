@@ -137,6 +137,15 @@ type DeliveryUpdater interface {
 	UpdateDeliveryFrom(ctx context.Context, d Delivery, fn func(*Delivery) error) (Delivery, error)
 }
 
+// DeliveryRef names one delivery.
+type DeliveryRef struct{ BroadcastID, RecipientID string }
+
+// DeliveryBatchReader is the optional ability of a BroadcastStore to read
+// many deliveries in one round trip; missing ones are left out of the map.
+type DeliveryBatchReader interface {
+	Deliveries(ctx context.Context, refs []DeliveryRef) (map[DeliveryRef]Delivery, error)
+}
+
 // SentRecorder is the optional ability of a BroadcastStore to index a
 // message SID and update the delivery it belongs to in one round trip:
 // IndexSID, then UpdateDeliveryFrom (see DeliveryUpdater).

@@ -370,6 +370,34 @@ func (s *Store) Delivery(ctx context.Context, broadcastID, recipientID string) (
 	return d, nil
 }
 
+var _ bot.DeliveryBatchReader = (*Store)(nil)
+
+// Deliveries reads many deliveries in one round trip (pipelined GETs: on
+// Cluster they live in many slots); missing ones are left out.
+func (s *Store) Deliveries(ctx context.Context, refs []bot.DeliveryRef) (map[bot.DeliveryRef]bot.Delivery, error) {
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		keys[i] = s.deliveryKey(r.BroadcastID, r.RecipientID)
+	}
+	raws, err := s.getMany(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("loading %d deliveries: %w", len(refs), err)
+	}
+	out := make(map[bot.DeliveryRef]bot.Delivery, len(refs))
+	for i, raw := range raws {
+		if raw == nil {
+			continue
+		}
+		var d bot.Delivery
+		if err := s.open(raw, &d); err != nil {
+			return nil, fmt.Errorf("loading delivery %s/%s: %w", refs[i].BroadcastID, refs[i].RecipientID, err)
+		}
+		d.StoreRev = revOf(raw)
+		out[refs[i]] = d
+	}
+	return out, nil
+}
+
 // UpdateDelivery applies fn to the stored delivery and writes it back by
 // compare-and-set, moving the broadcast's counts from the old state to the
 // new one in the same step. fn may run more than once; when it returns an

@@ -36,7 +36,11 @@ func (r *Relay) handle(ctx context.Context, j bot.Job, consumer string) error {
 }
 
 func (r *Relay) deliver(ctx context.Context, bid, rid, consumer string) error {
-	d, err := r.Broadcasts.Delivery(ctx, bid, rid)
+	var err error
+	d, ok := r.takeFetched(bid, rid)
+	if !ok {
+		d, err = r.Broadcasts.Delivery(ctx, bid, rid)
+	}
 	if errors.Is(err, bot.ErrNotFound) {
 		r.report(ctx, fmt.Errorf("dropping relay job for %s/%s: %w", bid, rid, err))
 		return nil
@@ -130,7 +134,9 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery, consumer string) (b
 	// job up to reconcile before sending again.
 	started := r.now()
 	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
-		if x.State != bot.DeliveryPending {
+		if x.State != bot.DeliveryPending || x.Channel != d.Channel || x.FellBack != d.FellBack {
+			// Moved on, or fell back to SMS since d was read: out was built
+			// for d, so look again rather than send it.
 			return errNotPending
 		}
 		x.State = bot.DeliverySending

@@ -43,6 +43,9 @@ type WorkerConfig struct {
 	MaxDeliveries int64
 	// OnError reports handler and queue errors (logging, metrics); optional.
 	OnError func(ctx context.Context, err error)
+	// Prepare, when set, sees each claimed batch before its jobs are
+	// handled, to load in one round trip what they will each need; optional.
+	Prepare func(ctx context.Context, jobs []bot.Job)
 }
 
 func (c *WorkerConfig) defaults() {
@@ -122,6 +125,9 @@ func RunWorkers(ctx context.Context, cfg WorkerConfig, handle func(ctx context.C
 	slots := make(chan struct{}, cfg.Concurrency)
 	var inFlight sync.WaitGroup
 	dispatch := func(jobs []bot.Job) {
+		if cfg.Prepare != nil && len(jobs) > 0 {
+			cfg.Prepare(handlerCtx, jobs)
+		}
 		for _, j := range jobs {
 			inFlight.Add(1)
 			held.add(j.ID)
