@@ -244,6 +244,13 @@ type RateLimiter interface {
 	Pause(ctx context.Context, key string, d time.Duration) error
 }
 
+// BatchReserver is the optional ability of a RateLimiter to take n tokens
+// in one call, as n Reserves in a row would (a long SMS takes one token per
+// segment); the wait returned is the last token's.
+type BatchReserver interface {
+	ReserveN(ctx context.Context, key string, rate float64, burst, n int) (time.Duration, error)
+}
+
 // RateAdapter is the optional ability of a RateLimiter to lower bucket key's
 // rate when the provider refuses without saying for how long, and to raise
 // it again gradually (additive increase, multiplicative decrease): the

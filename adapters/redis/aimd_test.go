@@ -97,3 +97,36 @@ func TestDeferredJobsComeUpWhenDue(t *testing.T) {
 		t.Errorf("%d jobs left in the deferred set", n)
 	}
 }
+
+// ReserveN(n) is n Reserves in a row, in one call, in Redis and in the
+// LocalLimiter alike.
+func TestReserveNIsNReservesInARow(t *testing.T) {
+	ctx := ctxT(t)
+	f := newFixture(t)
+	base := time.Now().UnixMicro()
+	var now atomic.Int64
+	now.Store(base)
+	f.store.rateNow = now.Load
+	clock := newClock()
+	one, many := ratelimit.NewLocalLimiter(clock), ratelimit.NewLocalLimiter(clock)
+	for round := range 3 {
+		var want time.Duration
+		for range 3 {
+			w, err := f.store.Reserve(ctx, "one", 10, 2)
+			must(t, err)
+			lw, err := one.Reserve(context.Background(), "k", 10, 2)
+			must(t, err)
+			if lw != w {
+				t.Fatalf("round %d: LocalLimiter %v, Redis %v", round, lw, w)
+			}
+			want = w
+		}
+		got, err := f.store.ReserveN(ctx, "many", 10, 2, 3)
+		must(t, err)
+		lgot, err := many.ReserveN(context.Background(), "k", 10, 2, 3)
+		must(t, err)
+		if got != want || lgot != want {
+			t.Fatalf("round %d: ReserveN waits %v (Redis) / %v (local), three Reserves %v", round, got, lgot, want)
+		}
+	}
+}

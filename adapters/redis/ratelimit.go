@@ -9,6 +9,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/heraldops/herald/bot"
 	"github.com/heraldops/herald/bot/ratelimit"
 )
 
@@ -52,9 +53,11 @@ end
 var luaRecover = fmt.Sprintf("local RECOVER = %g\n", ratelimit.RecoverPerSecond/1e6)
 
 var reserveScript = goredis.NewScript(luaNow + luaRecover + luaKeep + luaFactor + `
--- KEYS[1]: bucket hash {tat, pause, f, ft}; ARGV[1]: interval, µs; ARGV[2]: burst
+-- KEYS[1]: bucket hash {tat, pause, f, ft}; ARGV[1]: interval, µs; ARGV[2]: burst;
+-- ARGV[3]: tokens taken at once (n reservations in a row, in one call)
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
 local v = redis.call('HMGET', KEYS[1], 'tat', 'pause', 'f', 'ft')
 local tat = tonumber(v[1]) or 0
 local pause = tonumber(v[2]) or 0
@@ -65,7 +68,7 @@ if pause > now then
   local resume = pause + (burst - 1) * interval
   if tat < resume then tat = resume end
 end
-tat = tat + interval
+tat = tat + n * interval
 local wait = tat - burst * interval - now
 if wait < 0 then wait = 0 end
 redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat))
@@ -107,11 +110,19 @@ return 1
 // Reserve takes one token from bucket key, refilled at rate per second and
 // holding at most burst, and returns how long to wait before using it.
 func (s *Store) Reserve(ctx context.Context, key string, rate float64, burst int) (time.Duration, error) {
-	if !(rate > 0) || math.IsInf(rate, 0) || burst < 1 {
-		return 0, fmt.Errorf("rate limit %s: want rate > 0 and burst >= 1, got %v and %d", key, rate, burst)
+	return s.ReserveN(ctx, key, rate, burst, 1)
+}
+
+var _ bot.BatchReserver = (*Store)(nil)
+
+// ReserveN takes n tokens at once, as n Reserves in a row would, in one
+// round trip, and returns how long to wait before using the last.
+func (s *Store) ReserveN(ctx context.Context, key string, rate float64, burst, n int) (time.Duration, error) {
+	if !(rate > 0) || math.IsInf(rate, 0) || burst < 1 || n < 1 {
+		return 0, fmt.Errorf("rate limit %s: want rate > 0, burst >= 1 and n >= 1, got %v, %d and %d", key, rate, burst, n)
 	}
 	interval := max(int64(math.Round(1e6/rate)), 1)
-	wait, err := reserveScript.Run(ctx, s.rdb, []string{s.rateKey(key)}, interval, burst, s.testNow()).Int64()
+	wait, err := reserveScript.Run(ctx, s.rdb, []string{s.rateKey(key)}, interval, burst, n, s.testNow()).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("rate limit %s: %w", key, err)
 	}

@@ -132,6 +132,10 @@ func (s *Store) Pause(ctx context.Context, key string, d time.Duration) error {
 
 func (s *Store) Slow(ctx context.Context, key string) error { return s.limiter.Slow(ctx, key) }
 
+func (s *Store) ReserveN(ctx context.Context, key string, rate float64, burst, n int) (time.Duration, error) {
+	return s.limiter.ReserveN(ctx, key, rate, burst, n)
+}
+
 // Defer holds jobs back until the store's clock has passed `after`
 // (bot.Deferrer); Claim hands them out once due.
 func (s *Store) Defer(_ context.Context, topic string, after time.Duration, payloads ...[]byte) error {

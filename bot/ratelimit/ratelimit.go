@@ -52,15 +52,22 @@ func NewLocalLimiter(clock bot.Clock) *LocalLimiter {
 }
 
 var (
-	_ bot.RateLimiter = (*LocalLimiter)(nil)
-	_ bot.RateAdapter = (*LocalLimiter)(nil)
+	_ bot.RateLimiter   = (*LocalLimiter)(nil)
+	_ bot.RateAdapter   = (*LocalLimiter)(nil)
+	_ bot.BatchReserver = (*LocalLimiter)(nil)
 )
 
 // Reserve takes one token from bucket key, refilled at rate per second and
 // holding at most burst, and returns how long to wait before using it.
-func (l *LocalLimiter) Reserve(_ context.Context, key string, rate float64, burst int) (time.Duration, error) {
-	if !(rate > 0) || math.IsInf(rate, 0) || burst < 1 {
-		return 0, fmt.Errorf("rate limit %s: want rate > 0 and burst >= 1, got %v and %d", key, rate, burst)
+func (l *LocalLimiter) Reserve(ctx context.Context, key string, rate float64, burst int) (time.Duration, error) {
+	return l.ReserveN(ctx, key, rate, burst, 1)
+}
+
+// ReserveN takes n tokens at once, as n Reserves in a row would, and
+// returns how long to wait before using the last (bot.BatchReserver).
+func (l *LocalLimiter) ReserveN(_ context.Context, key string, rate float64, burst, n int) (time.Duration, error) {
+	if !(rate > 0) || math.IsInf(rate, 0) || burst < 1 || n < 1 {
+		return 0, fmt.Errorf("rate limit %s: want rate > 0, burst >= 1 and n >= 1, got %v, %d and %d", key, rate, burst, n)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -73,7 +80,7 @@ func (l *LocalLimiter) Reserve(_ context.Context, key string, rate float64, burs
 	if b.pause.After(now) {
 		tat = later(tat, b.pause.Add(time.Duration(burst-1)*interval))
 	}
-	b.tat = tat.Add(interval)
+	b.tat = tat.Add(time.Duration(n) * interval)
 	l.buckets[key] = b
 	return max(b.tat.Sub(now)-time.Duration(burst)*interval, 0), nil
 }

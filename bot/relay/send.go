@@ -206,9 +206,18 @@ func (r *Relay) takeToken(ctx context.Context, m bot.Outbound) error {
 	if ch == bot.ChannelSMS {
 		tokens = max(1, bot.CountSMS(m.Body).Segments)
 	}
+	key := r.Messenger.SenderKey(ch)
+	if batch, ok := r.Limiter.(bot.BatchReserver); ok && tokens > 1 {
+		// All segments' tokens in one round trip.
+		wait, err := batch.ReserveN(ctx, key, rate, r.Settings.burst(), tokens)
+		if err != nil {
+			return fmt.Errorf("reserving a %s send of %d segments: %w", ch.Label(), tokens, err)
+		}
+		return bot.Sleep(ctx, wait)
+	}
 	var wait time.Duration
 	for range tokens {
-		w, err := r.Limiter.Reserve(ctx, r.Messenger.SenderKey(ch), rate, r.Settings.burst())
+		w, err := r.Limiter.Reserve(ctx, key, rate, r.Settings.burst())
 		if err != nil {
 			return fmt.Errorf("reserving a %s send: %w", ch.Label(), err)
 		}
