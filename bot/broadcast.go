@@ -59,12 +59,20 @@ type Broadcast struct {
 	// FailedByCode counts failed deliveries by provider error code (0: none
 	// given), so the progress summary can say why messages failed.
 	FailedByCode map[int]int `json:"failed_by_code,omitempty"`
+	// FailedByKind counts them by what the failure means, and Provider
+	// names whose codes FailedByCode holds ("Twilio"): the summary says why
+	// in words and keeps the codes for responders who look them up.
+	FailedByKind map[FailureKind]int `json:"failed_by_kind,omitempty"`
+	Provider     string              `json:"provider,omitempty"`
 	// StartedAt is when the relay claimed the broadcast (approved ->
 	// sending); QueuedAt when every job of it was queued. A broadcast
 	// "sending" without QueuedAt long after StartedAt was left half-started
 	// by a crash, and the relay's Sweep finishes starting it.
 	StartedAt time.Time `json:"started_at,omitzero"`
 	QueuedAt  time.Time `json:"queued_at,omitzero"`
+	// GiveUpAt is when the update stops being current for the relay: until
+	// then a temporary refusal is retried, after it the delivery fails.
+	GiveUpAt time.Time `json:"give_up_at,omitzero"`
 }
 
 // DeliveryState is one recipient's copy's progress. States only move forward
@@ -120,9 +128,14 @@ type Attempt struct {
 	Channel   Channel       `json:"channel"`
 	SID       string        `json:"sid,omitempty"`
 	State     DeliveryState `json:"state"`
-	ErrorCode int           `json:"error_code,omitempty"` // Twilio error code
+	ErrorCode int           `json:"error_code,omitempty"` // the provider's error code, for display
+	Failure   FailureKind   `json:"failure,omitempty"`    // what the failure meant
 	Error     string        `json:"error,omitempty"`
 	At        time.Time     `json:"at"`
+	// By is the queue consumer that made the attempt: while it is "sending"
+	// and By's lease (bot.Leases) has lapsed, nobody is in the provider
+	// call any more and the attempt can be reconciled at once.
+	By string `json:"by,omitempty"`
 }
 
 // Delivery is one recipient's copy of a broadcast.
@@ -138,6 +151,9 @@ type Delivery struct {
 	Attempts    []Attempt     `json:"attempts,omitempty"`
 	FellBack    bool          `json:"fell_back,omitempty"` // WhatsApp failed and SMS was tried
 	UpdatedAt   time.Time     `json:"updated_at"`
+	// StoreRev is opaque to the core: the store's mark of the version it
+	// handed out, so a DeliveryUpdater can tell whether it changed since.
+	StoreRev string `json:"-"`
 }
 
 // Counts is a broadcast's deliveries by state, for the progress message.
@@ -148,9 +164,17 @@ type Counts map[DeliveryState]int
 type StatusUpdate struct {
 	SID          string        `json:"sid"`
 	Status       DeliveryState `json:"status"`
-	ErrorCode    int           `json:"error_code,omitempty"` // e.g. 63016, 30007
+	ErrorCode    int           `json:"error_code,omitempty"` // the provider's code, for display
 	ErrorMessage string        `json:"error_message,omitempty"`
-	To           string        `json:"to,omitempty"` // E.164, without whatsapp:
-	Channel      Channel       `json:"channel,omitempty"`
-	At           time.Time     `json:"at"`
+	// Failure classifies a failed or undelivered status (the adapter's
+	// mapping of ErrorCode); Provider names whose code ErrorCode is.
+	Failure  FailureKind `json:"failure,omitempty"`
+	Provider string      `json:"provider,omitempty"`
+	// BroadcastID and RecipientID name the delivery when the callback
+	// carried them (see Outbound); empty for messages sent without them.
+	BroadcastID string    `json:"broadcast_id,omitempty"`
+	RecipientID string    `json:"recipient_id,omitempty"`
+	To          string    `json:"to,omitempty"` // E.164, without whatsapp:
+	Channel     Channel   `json:"channel,omitempty"`
+	At          time.Time `json:"at"`
 }

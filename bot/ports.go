@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -55,6 +54,11 @@ type Outbound struct {
 	Body             string            // free-form body (SMS, or WhatsApp inside the session window)
 	ContentSID       string            // WhatsApp template (outside the session window)
 	ContentVariables map[string]string // its variables
+	// BroadcastID and RecipientID name the delivery this message is for;
+	// the provider's status callbacks carry them back, so a callback finds
+	// its delivery without a look-up by message SID (and before the SID is
+	// known, if it beats the send's own answer).
+	BroadcastID, RecipientID string
 }
 
 // SendResult is the provider's answer to a send.
@@ -76,26 +80,6 @@ type Messenger interface {
 type MessageFinder interface {
 	// FindSent returns a message sent to `to` on ch since `since`, if any.
 	FindSent(ctx context.Context, to string, ch Channel, since time.Time) (SendResult, bool, error)
-}
-
-// ProviderError is a provider's refusal, with its error code (Twilio codes:
-// 21610 unsubscribed, 63016 outside the WhatsApp window, 20429 too many
-// requests...).
-type ProviderError struct {
-	Code       int           // provider error code, 0 if none
-	HTTPStatus int           // HTTP status, 0 if the request never got an answer
-	Message    string        // provider's message
-	RetryAfter time.Duration // from a Retry-After header, if any
-}
-
-func (e *ProviderError) Error() string {
-	return fmt.Sprintf("provider error %d (HTTP %d): %s", e.Code, e.HTTPStatus, e.Message)
-}
-
-// Temporary reports whether trying again later may succeed: rate limits,
-// server errors, no answer at all.
-func (e *ProviderError) Temporary() bool {
-	return e.HTTPStatus == 0 || e.HTTPStatus == 429 || e.Code == 20429 || e.HTTPStatus >= 500
 }
 
 // ---- storage ----
@@ -142,6 +126,31 @@ type BroadcastStore interface {
 	IndexSID(ctx context.Context, sid, broadcastID, recipientID string) error
 	DeliveryBySID(ctx context.Context, sid string) (Delivery, error) // ErrNotFound
 	Counts(ctx context.Context, broadcastID string) (Counts, error)
+}
+
+// DeliveryUpdater is the optional ability of a BroadcastStore to update a
+// delivery it handed out without reading it again: fn is applied to d as it
+// was read (d.StoreRev says which version that was) and written only if the
+// stored delivery has not changed since; otherwise it is read again and fn
+// applied to that, as UpdateDelivery does. One round trip instead of two.
+type DeliveryUpdater interface {
+	UpdateDeliveryFrom(ctx context.Context, d Delivery, fn func(*Delivery) error) (Delivery, error)
+}
+
+// DeliveryRef names one delivery.
+type DeliveryRef struct{ BroadcastID, RecipientID string }
+
+// DeliveryBatchReader is the optional ability of a BroadcastStore to read
+// many deliveries in one round trip; missing ones are left out of the map.
+type DeliveryBatchReader interface {
+	Deliveries(ctx context.Context, refs []DeliveryRef) (map[DeliveryRef]Delivery, error)
+}
+
+// SentRecorder is the optional ability of a BroadcastStore to index a
+// message SID and update the delivery it belongs to in one round trip:
+// IndexSID, then UpdateDeliveryFrom (see DeliveryUpdater).
+type SentRecorder interface {
+	IndexSIDAndUpdate(ctx context.Context, sid string, d Delivery, fn func(*Delivery) error) (Delivery, error)
 }
 
 // PhoneStore keeps what herald knows per phone number: opt-outs, WhatsApp
@@ -202,6 +211,28 @@ type Queue interface {
 	Ack(ctx context.Context, topic string, ids ...string) error
 }
 
+// Deferrer is the optional ability of a Queue to hold jobs back: each comes
+// up for Claim only once `after` has passed (on the queue's clock, shared by
+// all replicas). A job that must wait goes back to the queue this way rather
+// than sleeping in a worker slot. It may come up more than once after a
+// crash; handlers are idempotent anyway.
+type Deferrer interface {
+	Defer(ctx context.Context, topic string, after time.Duration, payloads ...[]byte) error
+}
+
+// Leases is the optional ability of a Queue to tell live consumers from dead
+// ones. A live consumer renews its lease and the jobs it is working, so its
+// jobs never look abandoned however long a handler takes; when it dies, its
+// jobs go idle and its lease lapses within ttl, so others take over in
+// seconds and can tell its half-done work is nobody's any more.
+type Leases interface {
+	// Renew marks consumer alive for ttl and resets the idle time of its
+	// jobs ids of topic (may be empty).
+	Renew(ctx context.Context, topic, consumer string, ttl time.Duration, ids []string) error
+	// Alive reports whether consumer's lease is current.
+	Alive(ctx context.Context, consumer string) (bool, error)
+}
+
 // RateLimiter is a token bucket per key. The Redis one is shared by all
 // replicas; LocalLimiter serves a single process and tests.
 type RateLimiter interface {
@@ -211,6 +242,25 @@ type RateLimiter interface {
 	Reserve(ctx context.Context, key string, rate float64, burst int) (time.Duration, error)
 	// Pause stops bucket key from handing out tokens for d (provider said 429).
 	Pause(ctx context.Context, key string, d time.Duration) error
+}
+
+// BatchReserver is the optional ability of a RateLimiter to take n tokens
+// in one call, as n Reserves in a row would (a long SMS takes one token per
+// segment); the wait returned is the last token's.
+type BatchReserver interface {
+	ReserveN(ctx context.Context, key string, rate float64, burst, n int) (time.Duration, error)
+}
+
+// RateAdapter is the optional ability of a RateLimiter to lower bucket key's
+// rate when the provider refuses without saying for how long, and to raise
+// it again gradually (additive increase, multiplicative decrease): the
+// senders settle just under what the provider accepts instead of stopping.
+type RateAdapter interface {
+	// Slow halves the bucket's current rate (down to a floor); refusals
+	// within a short cooldown of the last decrease count once, so a burst of
+	// refusals from many workers is one decrease. The rate climbs back to the
+	// configured one linearly over a few seconds.
+	Slow(ctx context.Context, key string) error
 }
 
 // KV keeps small shared values for all replicas: one-time approval codes,

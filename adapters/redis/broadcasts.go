@@ -318,62 +318,6 @@ func (s *Store) runScripts(ctx context.Context, script *goredis.Script, n int, c
 	}
 }
 
-// Delivery returns one delivery, or bot.ErrNotFound.
-func (s *Store) Delivery(ctx context.Context, broadcastID, recipientID string) (bot.Delivery, error) {
-	var d bot.Delivery
-	if err := s.load(ctx, s.rdb, s.deliveryKey(broadcastID, recipientID), &d); err != nil {
-		return bot.Delivery{}, fmt.Errorf("loading delivery %s/%s: %w", broadcastID, recipientID, err)
-	}
-	return d, nil
-}
-
-// UpdateDelivery applies fn under WATCH/MULTI and moves the broadcast's
-// counts from the old state to the new one in the same transaction. fn may
-// run more than once; when it returns an error nothing is written and that
-// error is returned as it is.
-func (s *Store) UpdateDelivery(ctx context.Context, broadcastID, recipientID string, fn func(*bot.Delivery) error) (bot.Delivery, error) {
-	key := s.deliveryKey(broadcastID, recipientID)
-	counts := s.countsKey(broadcastID)
-	var after bot.Delivery
-	err := s.optimistic(ctx, "updating delivery "+broadcastID+"/"+recipientID, func(tx *goredis.Tx) error {
-		var d bot.Delivery
-		if err := s.load(ctx, tx, key, &d); err != nil {
-			return err
-		}
-		old := d.State
-		if err := fn(&d); err != nil {
-			return fnError{err}
-		}
-		if d.BroadcastID != broadcastID || d.RecipientID != recipientID {
-			return fnError{fmt.Errorf("updating delivery %s/%s: the update changed its ids", broadcastID, recipientID)}
-		}
-		sealed, err := s.seal(d)
-		if err != nil {
-			return err
-		}
-		// The counts hash is not watched: HINCRBY commutes, so concurrent
-		// updates of other deliveries cannot make it wrong.
-		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			p.Set(ctx, key, sealed, goredis.KeepTTL)
-			if d.State != old {
-				p.HIncrBy(ctx, counts, string(old), -1)
-				p.HIncrBy(ctx, counts, string(d.State), 1)
-			}
-			return nil
-		})
-		after = d
-		return err
-	}, key)
-	var fe fnError
-	if errors.As(err, &fe) {
-		return bot.Delivery{}, fe.err
-	}
-	if err != nil {
-		return bot.Delivery{}, fmt.Errorf("updating delivery %s/%s: %w", broadcastID, recipientID, err)
-	}
-	return after, nil
-}
-
 // sidSeparator joins broadcast and recipient id in the SID index; ids never
 // contain it.
 const sidSeparator = "\x1f"

@@ -91,6 +91,16 @@ func (s *Store) Claim(ctx context.Context, topic, consumer string, max int, bloc
 	if max <= 0 {
 		return nil, nil
 	}
+	// Deferred jobs that came due join the stream first; block no longer
+	// than until the next one is due.
+	if next, err := s.promote(ctx, topic); err != nil {
+		return nil, err
+	} else if next >= 0 && next < block {
+		block = next
+		if block < time.Millisecond {
+			block = time.Millisecond
+		}
+	}
 	args := &goredis.XReadGroupArgs{
 		Group:    consumerGroup,
 		Consumer: consumer,

@@ -31,6 +31,11 @@ type Store struct {
 	groups  sync.Map // topic -> struct{}: consumer group known to exist
 	cursors sync.Map // topic -> string: where the last XAUTOCLAIM scan stopped
 	scripts sync.Map // script hash -> struct{}: loaded into Redis by this store
+	// promoteMu guards promoteAt: per topic, when Claim next looks for
+	// deferred jobs that came due, and whether any is known to wait (see
+	// deferred.go).
+	promoteMu sync.Mutex
+	promoteAt map[string]promoteTimes
 
 	// rateNow, when set, replaces Redis server TIME in the rate-limit
 	// scripts; only tests set it, to compare the script with gcraReserve.

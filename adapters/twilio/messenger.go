@@ -1,6 +1,7 @@
 package twilio
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,12 @@ const StatusPath = "/twilio/status"
 
 const whatsappPrefix = "whatsapp:"
 
+// The status callback URL's query names the delivery (see bot.Outbound).
+const (
+	callbackBroadcast = "b"
+	callbackRecipient = "r"
+)
+
 // MessengerConfig is what the Messenger needs, from the environment
 // (TWILIO_*, HERALD_PUBLIC_URL).
 type MessengerConfig struct {
@@ -46,9 +53,13 @@ type MessengerConfig struct {
 	// PublicURL is herald's external base URL; status callbacks go to
 	// PublicURL + StatusPath.
 	PublicURL string
-	// HTTPClient supplies the transport and timeout; nil means a 10 s timeout
-	// over http.DefaultTransport.
+	// HTTPClient supplies the transport and timeout; nil means a 10 s
+	// timeout over a pooled transport sized for Concurrency.
 	HTTPClient *http.Client
+	// Concurrency is how many sends run at once (the relay's workers); the
+	// default transport keeps that many connections alive (default
+	// DefaultConcurrency).
+	Concurrency int
 }
 
 // Messenger sends SMS and WhatsApp messages through Twilio. It is safe for
@@ -59,6 +70,11 @@ type Messenger struct {
 	transport      http.RoundTripper
 	timeout        time.Duration
 	statusCallback string
+
+	// The send path's prebuilt parts (send.go).
+	client      *http.Client
+	messagesURL string
+	authHeader  string
 }
 
 var (
@@ -99,7 +115,7 @@ func NewMessenger(cfg MessengerConfig) (*Messenger, error) {
 	}
 	m := &Messenger{
 		cfg:            cfg,
-		transport:      http.DefaultTransport,
+		transport:      newTransport(cmp.Or(max(cfg.Concurrency, 0), DefaultConcurrency)),
 		timeout:        10 * time.Second,
 		statusCallback: strings.TrimRight(cfg.PublicURL, "/") + StatusPath,
 	}
@@ -118,6 +134,14 @@ func NewMessenger(cfg MessengerConfig) (*Messenger, error) {
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("twilio configuration: %w", errors.Join(errs...))
+	}
+	m.messagesURL = messagesURL(m.base, cfg.AccountSID)
+	m.authHeader = basicAuth(cfg.AccountSID, cfg.AuthToken)
+	m.client = &http.Client{
+		Transport: m.transport,
+		Timeout:   m.timeout,
+		// Twilio's own default: a redirect is an answer, not something to follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return m, nil
 }
@@ -141,64 +165,92 @@ func (m *Messenger) SenderKey(ch bot.Channel) string {
 // *bot.ProviderError with the code Twilio would have answered and HTTP 400,
 // so the relay treats it as the permanent failure it is.
 func (m *Messenger) Send(ctx context.Context, out bot.Outbound) (bot.SendResult, error) {
-	params, err := m.createParams(out)
+	form, err := m.createForm(out)
+	if err != nil {
+		return bot.SendResult{}, fmt.Errorf("sending %s message to %s: %w", out.Channel.Label(), bot.MaskPhone(out.To), err)
+	}
+	msg, err := m.post(ctx, form)
+	if err != nil {
+		return bot.SendResult{}, fmt.Errorf("sending %s message to %s: %w", out.Channel.Label(), bot.MaskPhone(out.To), err)
+	}
+	return sendResult(out, msg.SID, msg.Status)
+}
+
+// sendWithTwilioGo is the same send through twilio-go: the reference the
+// lean path is tested against (TestBothSendPathsPostTheSameForm).
+func (m *Messenger) sendWithTwilioGo(ctx context.Context, out bot.Outbound) (bot.SendResult, error) {
+	form, err := m.createForm(out)
 	if err != nil {
 		return bot.SendResult{}, fmt.Errorf("sending %s message to %s: %w", out.Channel.Label(), bot.MaskPhone(out.To), err)
 	}
 	api, seen := m.api(ctx)
-	msg, err := api.CreateMessage(params)
+	msg, err := api.CreateMessage(createParams(form))
 	if err != nil {
 		return bot.SendResult{}, fmt.Errorf("sending %s message to %s: %w", out.Channel.Label(), bot.MaskPhone(out.To), providerError(ctx, err, seen))
 	}
-	res := bot.SendResult{SID: deref(msg.Sid), Status: bot.DeliveryQueued}
-	if st, ok := MapStatus(deref(msg.Status)); ok {
+	return sendResult(out, deref(msg.Sid), deref(msg.Status))
+}
+
+func sendResult(out bot.Outbound, sid, status string) (bot.SendResult, error) {
+	res := bot.SendResult{SID: sid, Status: bot.DeliveryQueued}
+	if st, ok := MapStatus(status); ok {
 		res.Status = st
 	}
 	if res.SID == "" {
 		return bot.SendResult{}, fmt.Errorf("sending %s message to %s: %w", out.Channel.Label(), bot.MaskPhone(out.To),
-			&bot.ProviderError{Message: "Twilio accepted the message but returned no SID"})
+			&bot.ProviderError{Kind: bot.FailureUnknown, Provider: ProviderName, Message: "Twilio accepted the message but returned no SID"})
 	}
 	return res, nil
 }
 
 func refused(code int, msg string) *bot.ProviderError {
-	return &bot.ProviderError{Code: code, HTTPStatus: http.StatusBadRequest, Message: msg}
+	return classified(&bot.ProviderError{Code: code, HTTPStatus: http.StatusBadRequest, Message: msg})
 }
 
-func (m *Messenger) createParams(out bot.Outbound) (*openapi.CreateMessageParams, error) {
+// createForm checks a message and builds the form Twilio's Messages
+// resource takes.
+func (m *Messenger) createForm(out bot.Outbound) (url.Values, error) {
 	if !e164.MatchString(out.To) {
 		return nil, refused(21211, "the recipient is not an E.164 number")
 	}
-	p := new(openapi.CreateMessageParams).SetStatusCallback(m.statusCallback)
+	callback := m.statusCallback
+	if out.BroadcastID != "" && out.RecipientID != "" {
+		// Twilio signs the callback URL with its query, so these come back
+		// as trustworthy as the rest of the callback.
+		callback += "?" + url.Values{callbackBroadcast: {out.BroadcastID}, callbackRecipient: {out.RecipientID}}.Encode()
+	}
+	form := url.Values{"StatusCallback": {callback}}
 	switch out.Channel {
 	case bot.ChannelSMS:
 		if out.Body == "" {
 			return nil, refused(21602, "an SMS needs a body")
 		}
-		p.SetTo(out.To).SetBody(out.Body)
+		form.Set("To", out.To)
+		form.Set("Body", out.Body)
 		if m.cfg.MessagingServiceSID != "" {
-			p.SetMessagingServiceSid(m.cfg.MessagingServiceSID)
+			form.Set("MessagingServiceSid", m.cfg.MessagingServiceSID)
 		} else {
-			p.SetFrom(m.cfg.SMSFrom)
+			form.Set("From", m.cfg.SMSFrom)
 		}
 	case bot.ChannelWhatsApp:
 		if m.cfg.WhatsAppFrom == "" {
 			return nil, refused(21603, "no WhatsApp sender configured (TWILIO_WHATSAPP_FROM)")
 		}
-		p.SetTo(whatsappPrefix + out.To).SetFrom(m.cfg.WhatsAppFrom)
+		form.Set("To", whatsappPrefix+out.To)
+		form.Set("From", m.cfg.WhatsAppFrom)
 		switch {
 		case out.Body != "":
 			// Inside the 24-hour session window: free-form text.
-			p.SetBody(out.Body)
+			form.Set("Body", out.Body)
 		case out.ContentSID != "":
 			// Outside it: an approved template.
-			p.SetContentSid(out.ContentSID)
+			form.Set("ContentSid", out.ContentSID)
 			if len(out.ContentVariables) > 0 {
 				vars, err := json.Marshal(out.ContentVariables)
 				if err != nil {
 					return nil, fmt.Errorf("encoding WhatsApp template variables: %w", err)
 				}
-				p.SetContentVariables(string(vars))
+				form.Set("ContentVariables", string(vars))
 			}
 		default:
 			return nil, refused(21602, "a WhatsApp message needs a body or a template")
@@ -206,7 +258,20 @@ func (m *Messenger) createParams(out bot.Outbound) (*openapi.CreateMessageParams
 	default:
 		return nil, refused(21211, fmt.Sprintf("unknown channel %q", out.Channel))
 	}
-	return p, nil
+	return form, nil
+}
+
+// createParams is the form as twilio-go's parameters.
+func createParams(form url.Values) *openapi.CreateMessageParams {
+	p := new(openapi.CreateMessageParams)
+	set := map[string]func(string) *openapi.CreateMessageParams{
+		"To": p.SetTo, "From": p.SetFrom, "MessagingServiceSid": p.SetMessagingServiceSid, "Body": p.SetBody,
+		"StatusCallback": p.SetStatusCallback, "ContentSid": p.SetContentSid, "ContentVariables": p.SetContentVariables,
+	}
+	for k := range form {
+		set[k](form.Get(k))
+	}
+	return p
 }
 
 // findPageSize and findLimit bound the look-up: a reconciliation looks for a
@@ -294,25 +359,25 @@ func providerError(ctx context.Context, err error, seen *exchange) error {
 		if httpStatus == 0 {
 			httpStatus = status
 		}
-		return &bot.ProviderError{Code: te.Code, HTTPStatus: httpStatus, Message: maskPhones(te.Message), RetryAfter: retryAfter}
+		return classified(&bot.ProviderError{Code: te.Code, HTTPStatus: httpStatus, Message: maskPhones(te.Message), RetryAfter: retryAfter})
 	case status >= 400:
 		// A body twilio-go could not decode: a proxy's HTML page, a bare 503.
 		msg := body
 		if msg == "" || strings.HasPrefix(msg, "<") {
 			msg = http.StatusText(status)
 		}
-		return &bot.ProviderError{HTTPStatus: status, Message: maskPhones(msg), RetryAfter: retryAfter}
+		return classified(&bot.ProviderError{HTTPStatus: status, Message: maskPhones(msg), RetryAfter: retryAfter})
 	case status == 0:
 		// Never answered: refused connection, timeout, or ctx ended. Whether
 		// Twilio took the message is unknown; HTTP 0 says exactly that.
-		pe := &bot.ProviderError{Message: "no answer from Twilio: " + maskPhones(err.Error())}
+		pe := classified(&bot.ProviderError{Message: "no answer from Twilio: " + maskPhones(err.Error())})
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %w", pe, ctx.Err())
 		}
 		return pe
 	default:
 		// Answered 2xx/3xx but unreadable: the outcome is as unknown as with no answer.
-		return &bot.ProviderError{Message: fmt.Sprintf("unreadable answer from Twilio (HTTP %d): %s", status, maskPhones(err.Error()))}
+		return &bot.ProviderError{Kind: bot.FailureUnknown, Provider: ProviderName, Message: fmt.Sprintf("unreadable answer from Twilio (HTTP %d): %s", status, maskPhones(err.Error()))}
 	}
 }
 

@@ -419,3 +419,42 @@ func TestMapStatusCoversTwiliosStatuses(t *testing.T) {
 		}
 	}
 }
+
+func TestClassifyMapsTwilioToNeutralKinds(t *testing.T) {
+	tests := []struct {
+		http, code int
+		want       bot.FailureKind
+	}{
+		{429, 20429, bot.FailureRateLimited},
+		{429, 0, bot.FailureRateLimited},
+		{400, 63018, bot.FailureRateLimited},
+		{400, 21610, bot.FailureUnsubscribed},
+		{400, 63016, bot.FailureChannelUnreachable},
+		{400, 63003, bot.FailureChannelUnreachable},
+		{200, 63024, bot.FailureChannelUnreachable},
+		{503, 0, bot.FailureTemporary},
+		{500, 20500, bot.FailureTemporary},
+		{0, 0, bot.FailureUnknown},
+		{400, 21211, bot.FailurePermanent},
+		{200, 30007, bot.FailurePermanent},
+		{200, 0, bot.FailurePermanent}, // undelivered without a code
+	}
+	for _, tt := range tests {
+		if got := Classify(tt.http, tt.code); got != tt.want {
+			t.Errorf("Classify(HTTP %d, %d) = %s, want %s", tt.http, tt.code, got, tt.want)
+		}
+	}
+}
+
+func TestSendErrorsCarryKindAndProvider(t *testing.T) {
+	fake := newFake(t, twilioapi.Config{})
+	m := newMessenger(t, fake, nil)
+	fake.FailTo(stakeholder, twilioapi.ErrUnsubscribed)
+
+	_, err := m.Send(context.Background(), bot.Outbound{To: stakeholder, Channel: bot.ChannelSMS, Body: "x"})
+
+	pe := providerErr(t, err)
+	if pe.Kind != bot.FailureUnsubscribed || pe.Reference() != "Twilio 21610" {
+		t.Errorf("got kind %s reference %q, want unsubscribed, Twilio 21610", pe.Kind, pe.Reference())
+	}
+}

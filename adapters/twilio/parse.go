@@ -3,6 +3,7 @@ package twilio
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -95,6 +96,10 @@ func ParseStatus(form url.Values, now time.Time) (bot.StatusUpdate, error) {
 		u.ErrorCode = code
 	}
 	u.ErrorMessage = strings.ToValidUTF8(form.Get("ErrorMessage"), "\uFFFD")
+	if state == bot.DeliveryFailed || state == bot.DeliveryUndelivered {
+		// Twilio answered (HTTP 200 in spirit): the code alone says why.
+		u.Failure, u.Provider = Classify(http.StatusOK, u.ErrorCode), ProviderName
+	}
 	if v := form.Get("To"); v != "" {
 		to, ch, err := parseAddress("To", v)
 		if err != nil {

@@ -77,6 +77,7 @@ func TestParseStatusFixtures(t *testing.T) {
 		}},
 		{"status_callback_failed_63016.form", bot.StatusUpdate{
 			SID: "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", Status: bot.DeliveryFailed, ErrorCode: 63016,
+			Failure: bot.FailureChannelUnreachable, Provider: "Twilio",
 			To: "+15017122661", Channel: bot.ChannelWhatsApp, At: received,
 		}},
 	}

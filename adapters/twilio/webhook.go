@@ -141,6 +141,9 @@ func StatusHandler(sink func(context.Context, bot.StatusUpdate) error) http.Hand
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		// The callback URL's query is part of what Twilio signed.
+		q := r.URL.Query()
+		u.BroadcastID, u.RecipientID = q.Get(callbackBroadcast), q.Get(callbackRecipient)
 		if err := sink(r.Context(), u); err != nil {
 			http.Error(w, "could not record the status; please retry", http.StatusInternalServerError)
 			return

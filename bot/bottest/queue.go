@@ -15,11 +15,13 @@ type memJob struct {
 	owner      string
 	claimedAt  time.Time
 	deliveries int64
+	due        time.Time // held back until then (Defer)
 }
 
 type memQueue struct {
 	seq     int
 	waiting []*memJob
+	later   []*memJob // deferred, not yet due
 	pending map[string]*memJob
 	notify  chan struct{}
 }
@@ -52,6 +54,7 @@ func (s *Store) Claim(ctx context.Context, topic, consumer string, max int, bloc
 	for {
 		s.mu.Lock()
 		q := s.queue(topic)
+		q.promoteLocked(s.Clock.Now())
 		if len(q.waiting) > 0 {
 			n := min(max, len(q.waiting))
 			var out []bot.Job
@@ -113,7 +116,7 @@ func (s *Store) Pending(topic string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.queue(topic)
-	return len(q.waiting) + len(q.pending)
+	return len(q.waiting) + len(q.pending) + len(q.later)
 }
 
 // ---- rate limiter ----
@@ -125,4 +128,44 @@ func (s *Store) Reserve(ctx context.Context, key string, rate float64, burst int
 
 func (s *Store) Pause(ctx context.Context, key string, d time.Duration) error {
 	return s.limiter.Pause(ctx, key, d)
+}
+
+func (s *Store) Slow(ctx context.Context, key string) error { return s.limiter.Slow(ctx, key) }
+
+func (s *Store) ReserveN(ctx context.Context, key string, rate float64, burst, n int) (time.Duration, error) {
+	return s.limiter.ReserveN(ctx, key, rate, burst, n)
+}
+
+// Defer holds jobs back until the store's clock has passed `after`
+// (bot.Deferrer); Claim hands them out once due.
+func (s *Store) Defer(_ context.Context, topic string, after time.Duration, payloads ...[]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queue(topic)
+	due := s.Clock.Now().Add(after)
+	for _, p := range payloads {
+		q.seq++
+		q.later = append(q.later, &memJob{id: strconv.Itoa(q.seq), payload: append([]byte(nil), p...), due: due})
+	}
+	return nil
+}
+
+// Deferred counts a topic's jobs held back by Defer and not yet due.
+func (s *Store) Deferred(topic string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue(topic).later)
+}
+
+// promoteLocked moves the jobs that are due to the waiting list.
+func (q *memQueue) promoteLocked(now time.Time) {
+	kept := q.later[:0]
+	for _, j := range q.later {
+		if j.due.After(now) {
+			kept = append(kept, j)
+			continue
+		}
+		q.waiting = append(q.waiting, j)
+	}
+	q.later = kept
 }

@@ -31,8 +31,10 @@ type LocalLimiter struct {
 }
 
 type localBucket struct {
-	tat   time.Time // theoretical arrival time of the next token; zero: full
-	pause time.Time // no token is due before this
+	tat    time.Time // theoretical arrival time of the next token; zero: full
+	pause  time.Time // no token is due before this
+	slow   float64   // share of the rate set by the last Slow (see aimdFactor)
+	slowAt time.Time // when; zero: never slowed
 }
 
 // sweepEvery is how many reservations pass between sweeps of buckets that
@@ -49,25 +51,36 @@ func NewLocalLimiter(clock bot.Clock) *LocalLimiter {
 	return &LocalLimiter{clock: clock, buckets: map[string]localBucket{}}
 }
 
-var _ bot.RateLimiter = (*LocalLimiter)(nil)
+var (
+	_ bot.RateLimiter   = (*LocalLimiter)(nil)
+	_ bot.RateAdapter   = (*LocalLimiter)(nil)
+	_ bot.BatchReserver = (*LocalLimiter)(nil)
+)
 
 // Reserve takes one token from bucket key, refilled at rate per second and
 // holding at most burst, and returns how long to wait before using it.
-func (l *LocalLimiter) Reserve(_ context.Context, key string, rate float64, burst int) (time.Duration, error) {
-	if !(rate > 0) || math.IsInf(rate, 0) || burst < 1 {
-		return 0, fmt.Errorf("rate limit %s: want rate > 0 and burst >= 1, got %v and %d", key, rate, burst)
+func (l *LocalLimiter) Reserve(ctx context.Context, key string, rate float64, burst int) (time.Duration, error) {
+	return l.ReserveN(ctx, key, rate, burst, 1)
+}
+
+// ReserveN takes n tokens at once, as n Reserves in a row would, and
+// returns how long to wait before using the last (bot.BatchReserver).
+func (l *LocalLimiter) ReserveN(_ context.Context, key string, rate float64, burst, n int) (time.Duration, error) {
+	if !(rate > 0) || math.IsInf(rate, 0) || burst < 1 || n < 1 {
+		return 0, fmt.Errorf("rate limit %s: want rate > 0, burst >= 1 and n >= 1, got %v, %d and %d", key, rate, burst, n)
 	}
-	interval := max(time.Duration(float64(time.Second)/rate), 1)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
 	l.sweep(now)
 	b := l.buckets[key]
+	rate *= aimdFactor(b.slow, b.slowAt, now)
+	interval := max(time.Duration(float64(time.Second)/rate), 1)
 	tat := later(b.tat, now)
 	if b.pause.After(now) {
 		tat = later(tat, b.pause.Add(time.Duration(burst-1)*interval))
 	}
-	b.tat = tat.Add(interval)
+	b.tat = tat.Add(time.Duration(n) * interval)
 	l.buckets[key] = b
 	return max(b.tat.Sub(now)-time.Duration(burst)*interval, 0), nil
 }
@@ -86,6 +99,19 @@ func (l *LocalLimiter) Pause(_ context.Context, key string, d time.Duration) err
 	return nil
 }
 
+// Slow lowers bucket key's rate after a refusal (see bot.RateAdapter).
+func (l *LocalLimiter) Slow(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	b := l.buckets[key]
+	if f, ok := aimdSlow(b.slow, b.slowAt, now); ok {
+		b.slow, b.slowAt = f, now
+		l.buckets[key] = b
+	}
+	return nil
+}
+
 // sweep drops the buckets that are full again, every sweepEvery calls.
 // Callers hold l.mu.
 func (l *LocalLimiter) sweep(now time.Time) {
@@ -94,7 +120,7 @@ func (l *LocalLimiter) sweep(now time.Time) {
 	}
 	l.reserves = 0
 	for key, b := range l.buckets {
-		if !b.tat.After(now) && !b.pause.After(now) {
+		if !b.tat.After(now) && !b.pause.After(now) && aimdFactor(b.slow, b.slowAt, now) == 1 {
 			delete(l.buckets, key)
 		}
 	}

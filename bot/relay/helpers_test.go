@@ -23,6 +23,7 @@ type fakeMessenger struct {
 	always   func(bot.Outbound) error
 	existing map[string]bot.SendResult // channel:phone -> a message the provider already has
 	finds    int
+	onSend   func(bot.Outbound) // runs at every Send, before it answers
 }
 
 var (
@@ -46,6 +47,9 @@ func (f *fakeMessenger) Send(_ context.Context, m bot.Outbound) (bot.SendResult,
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, m)
+	if f.onSend != nil {
+		f.onSend(m)
+	}
 	k := key(m.Channel, m.To)
 	if errs := f.script[k]; len(errs) > 0 {
 		f.script[k] = errs[1:]
@@ -184,7 +188,7 @@ func newRelayFixture(t *testing.T, withWhatsAppTemplate bool) *relayFixture {
 		Dedup:      store,
 		Clock:      clock,
 		Settings: relay.Settings{
-			SMSPerSecond: -1, WhatsAppPerSecond: -1, MaxAttempts: 3,
+			SMSPerSecond: -1, WhatsAppPerSecond: -1,
 			BaseBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
 		},
 		OnError: func(_ context.Context, err error) { t.Logf("relay: %v", err) },

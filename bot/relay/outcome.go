@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,11 +10,29 @@ import (
 	"github.com/heraldops/herald/bot"
 )
 
+// failure is why a delivery or one of its attempts failed: the kind decides,
+// the provider's code and message are kept for responders and logs.
+type failure struct {
+	kind     bot.FailureKind
+	provider string
+	code     int
+	reason   string
+}
+
+func failureOf(pe *bot.ProviderError) failure {
+	return failure{kind: pe.Failure(), provider: pe.Provider, code: pe.Code, reason: pe.Message}
+}
+
+// mark records f on an attempt.
+func (f failure) mark(a *bot.Attempt) {
+	a.State, a.ErrorCode, a.Failure, a.Error = bot.DeliveryFailed, f.code, f.kind, f.reason
+}
+
 // fallBack moves a WhatsApp delivery to SMS, once. attempt is the index of
 // the attempt that failed (-1: WhatsApp was not tried, a note is recorded).
-func (r *Relay) fallBack(ctx context.Context, d bot.Delivery, attempt, code int, reason string) (bot.Delivery, error) {
+func (r *Relay) fallBack(ctx context.Context, d bot.Delivery, attempt int, f failure) (bot.Delivery, error) {
 	now := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		if x.FellBack || x.Channel != bot.ChannelWhatsApp {
 			return errNoChange
 		}
@@ -21,9 +40,9 @@ func (r *Relay) fallBack(ctx context.Context, d bot.Delivery, attempt, code int,
 			if x.State != bot.DeliveryPending {
 				return errNoChange
 			}
-			x.Attempts = append(x.Attempts, bot.Attempt{Channel: bot.ChannelWhatsApp, State: bot.DeliveryFailed, Error: reason, At: now})
+			x.Attempts = append(x.Attempts, bot.Attempt{Channel: bot.ChannelWhatsApp, State: bot.DeliveryFailed, Failure: f.kind, Error: f.reason, At: now})
 		} else if attempt < len(x.Attempts) {
-			x.Attempts[attempt].State, x.Attempts[attempt].ErrorCode, x.Attempts[attempt].Error = bot.DeliveryFailed, code, reason
+			f.mark(&x.Attempts[attempt])
 		}
 		x.Channel, x.FellBack, x.State, x.UpdatedAt = bot.ChannelSMS, true, bot.DeliveryPending, now
 		return nil
@@ -37,15 +56,15 @@ func (r *Relay) fallBack(ctx context.Context, d bot.Delivery, attempt, code int,
 	return next, nil
 }
 
-// fail ends a delivery as failed with the provider's code.
-func (r *Relay) fail(ctx context.Context, d bot.Delivery, code int, reason string) (bot.Delivery, error) {
+// fail ends a delivery as failed for the reason f.
+func (r *Relay) fail(ctx context.Context, d bot.Delivery, f failure) (bot.Delivery, error) {
 	now := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		if x.State.Final() {
 			return errNoChange
 		}
 		if i := currentSending(x); i >= 0 {
-			x.Attempts[i].State, x.Attempts[i].ErrorCode, x.Attempts[i].Error = bot.DeliveryFailed, code, reason
+			f.mark(&x.Attempts[i])
 		}
 		x.State, x.UpdatedAt = bot.DeliveryFailed, now
 		return nil
@@ -56,23 +75,31 @@ func (r *Relay) fail(ctx context.Context, d bot.Delivery, code int, reason strin
 	if err != nil {
 		return d, fmt.Errorf("recording the failure of %s/%s: %w", d.BroadcastID, d.RecipientID, err)
 	}
-	r.failed(ctx, next, code)
+	r.failed(ctx, next, f)
 	return next, nil
 }
 
-// failed does what follows a delivery's final failure: count it by code for
-// the summary and, for an unsubscribed number, remember the opt-out.
-func (r *Relay) failed(ctx context.Context, d bot.Delivery, code int) {
+// failed does what follows a delivery's final failure: count it by kind and
+// by provider code for the summary and, for an unsubscribed number,
+// remember the opt-out.
+func (r *Relay) failed(ctx context.Context, d bot.Delivery, f failure) {
 	if _, err := r.Broadcasts.UpdateBroadcast(ctx, d.BroadcastID, func(b *bot.Broadcast) error {
 		if b.FailedByCode == nil {
 			b.FailedByCode = map[int]int{}
 		}
-		b.FailedByCode[code]++
+		if b.FailedByKind == nil {
+			b.FailedByKind = map[bot.FailureKind]int{}
+		}
+		b.FailedByCode[f.code]++
+		b.FailedByKind[f.kind]++
+		if f.provider != "" {
+			b.Provider = f.provider
+		}
 		return nil
 	}); err != nil {
 		r.report(ctx, fmt.Errorf("counting a failure of broadcast %s: %w", d.BroadcastID, err))
 	}
-	if code != CodeUnsubscribed {
+	if f.kind != bot.FailureUnsubscribed {
 		return
 	}
 	// The number opted out at the provider (STOP while Twilio's own opt-out
@@ -84,7 +111,7 @@ func (r *Relay) failed(ctx context.Context, d bot.Delivery, code int) {
 	if r.Audit != nil {
 		if err := r.Audit.Audit(ctx, bot.AuditEntry{
 			At: r.now(), Actor: bot.SystemActor, Action: bot.AuditPhoneOptOut, IncidentID: d.IncidentID,
-			Detail: fmt.Sprintf("%s opted out at the provider (error %d)", bot.MaskPhone(d.Phone), code),
+			Detail: fmt.Sprintf("%s opted out at the provider (%s)", bot.MaskPhone(d.Phone), cmp.Or(bot.ProviderCode(f.provider, f.code), "no code")),
 		}); err != nil {
 			r.report(ctx, fmt.Errorf("auditing an opt-out: %w", err))
 		}
@@ -98,8 +125,3 @@ const maxProviderPause = 2 * time.Minute
 // maxServerErrorPause is how long a provider 5xx or timeout slows the shared
 // sender: long enough to ease an overloaded API, short enough not to stall.
 const maxServerErrorPause = time.Second
-
-// rateLimited reports whether the provider said "too many requests".
-func rateLimited(pe *bot.ProviderError) bool {
-	return pe.HTTPStatus == 429 || pe.Code == 20429
-}

@@ -40,10 +40,12 @@ type Relay struct {
 	OnOutcome func(ch bot.Channel, state bot.DeliveryState, code int)
 
 	mu       sync.Mutex
-	contents map[string]*broadcastContent // by broadcast id
-	lastEdit map[string]time.Time         // progress edits tried, per broadcast, on this replica
-	dirty    map[string]bool              // broadcasts whose counts moved since the last refresh
-	running  int                          // Run loops refreshing dirty broadcasts in the background
+	contents map[string]*broadcastContent     // by broadcast id
+	lastEdit map[string]time.Time             // progress edits tried, per broadcast, on this replica
+	dirty    map[string]bool                  // broadcasts whose counts moved since the last refresh
+	running  int                              // Run loops refreshing dirty broadcasts in the background
+	windows  map[string]*window               // per sender: requests in flight this replica allows (window.go)
+	fetched  map[bot.DeliveryRef]bot.Delivery // read for a claimed batch, taken by its jobs (prefetch)
 }
 
 // broadcastContent is what every job of a broadcast needs to build its
@@ -133,7 +135,11 @@ func (r *Relay) Run(ctx context.Context, cfg WorkerConfig) error {
 			}
 		}
 	}()
-	err := RunWorkers(ctx, cfg, r.HandleJob)
+	if _, ok := r.Broadcasts.(bot.DeliveryBatchReader); ok && cfg.Prepare == nil {
+		cfg.Prepare = r.prefetch
+	}
+	consumer := cfg.Consumer
+	err := RunWorkers(ctx, cfg, func(ctx context.Context, j bot.Job) error { return r.handle(ctx, j, consumer) })
 	<-stopped
 	r.mu.Lock()
 	r.running--
@@ -219,4 +225,62 @@ func (r *Relay) content(ctx context.Context, id string) (*broadcastContent, erro
 	}
 	r.remember(id, c)
 	return c, nil
+}
+
+// updateDelivery applies fn to delivery d as the relay last saw it: with a
+// store that can (bot.DeliveryUpdater) in one round trip when nobody wrote
+// it since, else as BroadcastStore.UpdateDelivery, reading it first.
+func (r *Relay) updateDelivery(ctx context.Context, d bot.Delivery, fn func(*bot.Delivery) error) (bot.Delivery, error) {
+	if u, ok := r.Broadcasts.(bot.DeliveryUpdater); ok && d.StoreRev != "" {
+		return u.UpdateDeliveryFrom(ctx, d, fn)
+	}
+	return r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, fn)
+}
+
+// prefetchCap bounds the deliveries read ahead and not yet taken (jobs that
+// stopped before their turn); past it the stock is dropped, which only costs
+// those jobs a read of their own.
+const prefetchCap = 4096
+
+// prefetch reads the deliveries of a claimed batch in one round trip, for
+// its jobs to take instead of reading one each. A delivery may change
+// between this read and its job's turn: every write is a compare-and-set on
+// the version read, so a stale copy is only ever read again.
+func (r *Relay) prefetch(ctx context.Context, jobs []bot.Job) {
+	reader, ok := r.Broadcasts.(bot.DeliveryBatchReader)
+	if !ok {
+		return
+	}
+	refs := make([]bot.DeliveryRef, 0, len(jobs))
+	for _, j := range jobs {
+		var job relayJob
+		if json.Unmarshal(j.Payload, &job) == nil && job.Broadcast != "" && job.Recipient != "" {
+			refs = append(refs, bot.DeliveryRef{BroadcastID: job.Broadcast, RecipientID: job.Recipient})
+		}
+	}
+	got, err := reader.Deliveries(ctx, refs)
+	if err != nil {
+		r.report(ctx, fmt.Errorf("reading %d deliveries ahead: %w", len(refs), err))
+		return // each job reads its own
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fetched == nil || len(r.fetched)+len(got) > prefetchCap {
+		r.fetched = make(map[bot.DeliveryRef]bot.Delivery, len(got))
+	}
+	for k, d := range got {
+		r.fetched[k] = d
+	}
+}
+
+// takeFetched returns the delivery read ahead for (bid, rid), once.
+func (r *Relay) takeFetched(bid, rid string) (bot.Delivery, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := bot.DeliveryRef{BroadcastID: bid, RecipientID: rid}
+	d, ok := r.fetched[k]
+	if ok {
+		delete(r.fetched, k)
+	}
+	return d, ok
 }

@@ -161,8 +161,8 @@ func TestSMSOnlyForcesSMS(t *testing.T) {
 }
 
 func TestProviderErrors(t *testing.T) {
-	tooMany := &bot.ProviderError{Code: 20429, HTTPStatus: 429, Message: "Too Many Requests", RetryAfter: 5 * time.Millisecond}
-	unavailable := &bot.ProviderError{HTTPStatus: 503, Message: "Service Unavailable"}
+	tooMany := &bot.ProviderError{Kind: bot.FailureRateLimited, Provider: "Twilio", Code: 20429, HTTPStatus: 429, Message: "Too Many Requests", RetryAfter: 5 * time.Millisecond}
+	unavailable := &bot.ProviderError{Kind: bot.FailureTemporary, Provider: "Twilio", HTTPStatus: 503, Message: "Service Unavailable"}
 	tests := []struct {
 		name       string
 		errs       []error // what the provider answers omar's SMS, in order
@@ -171,10 +171,11 @@ func TestProviderErrors(t *testing.T) {
 		wantTrail  []string
 		wantPaused bool
 		wantOptOut bool
-		created    bool // the provider created the message despite the error
+		created    bool          // the provider created the message despite the error
+		step       time.Duration // the clock moves this much at every send to omar
 	}{
 		{
-			name: "500 but the message was created: found, not resent", errs: []error{&bot.ProviderError{HTTPStatus: 500, Message: "Internal Server Error"}}, created: true,
+			name: "500 but the message was created: found, not resent", errs: []error{&bot.ProviderError{Kind: bot.FailureTemporary, Provider: "Twilio", HTTPStatus: 500, Message: "Internal Server Error"}}, created: true,
 			wantState: bot.DeliverySent, wantSends: 1, wantTrail: []string{"sms:sent"},
 		},
 		{
@@ -186,23 +187,26 @@ func TestProviderErrors(t *testing.T) {
 			wantState: bot.DeliveryQueued, wantSends: 3, wantTrail: []string{"sms:failed", "sms:failed", "sms:queued"}, wantPaused: true,
 		},
 		{
-			name: "5xx until MaxAttempts: failed after exactly 3 tries", errs: []error{unavailable, unavailable, unavailable, unavailable},
-			wantState: bot.DeliveryFailed, wantSends: 3, wantTrail: []string{"sms:failed", "sms:failed", "sms:failed"}, wantPaused: true,
+			// Issue 12: no fixed number of attempts any more; 20 minutes
+			// pass at each try, so the second one is past the 30-minute
+			// give-up time.
+			name: "5xx until the give-up time: failed after the try past it", errs: []error{unavailable, unavailable, unavailable, unavailable},
+			wantState: bot.DeliveryFailed, wantSends: 2, wantTrail: []string{"sms:failed", "sms:failed"}, wantPaused: true, step: 20 * time.Minute,
 		},
 		{
 			name: "no answer at all is retried too", errs: []error{errors.New("connection reset")},
 			wantState: bot.DeliveryQueued, wantSends: 2, wantTrail: []string{"sms:failed", "sms:queued"}, wantPaused: true,
 		},
 		{
-			name: "21610 unsubscribed: failed, opted out, not retried", errs: []error{&bot.ProviderError{Code: 21610, HTTPStatus: 400, Message: "Attempt to send to unsubscribed recipient"}},
+			name: "21610 unsubscribed: failed, opted out, not retried", errs: []error{&bot.ProviderError{Kind: bot.FailureUnsubscribed, Provider: "Twilio", Code: 21610, HTTPStatus: 400, Message: "Attempt to send to unsubscribed recipient"}},
 			wantState: bot.DeliveryFailed, wantSends: 1, wantTrail: []string{"sms:failed:21610"}, wantOptOut: true,
 		},
 		{
-			name: "21211 invalid number: failed with its code", errs: []error{&bot.ProviderError{Code: 21211, HTTPStatus: 400, Message: "Invalid 'To' Phone Number"}},
+			name: "21211 invalid number: failed with its code", errs: []error{&bot.ProviderError{Kind: bot.FailurePermanent, Provider: "Twilio", Code: 21211, HTTPStatus: 400, Message: "Invalid 'To' Phone Number"}},
 			wantState: bot.DeliveryFailed, wantSends: 1, wantTrail: []string{"sms:failed:21211"},
 		},
 		{
-			name: "30007 filtered: failed with its code", errs: []error{&bot.ProviderError{Code: 30007, HTTPStatus: 400, Message: "filtered"}},
+			name: "30007 filtered: failed with its code", errs: []error{&bot.ProviderError{Kind: bot.FailurePermanent, Provider: "Twilio", Code: 30007, HTTPStatus: 400, Message: "filtered"}},
 			wantState: bot.DeliveryFailed, wantSends: 1, wantTrail: []string{"sms:failed:30007"},
 		},
 	}
@@ -212,6 +216,13 @@ func TestProviderErrors(t *testing.T) {
 			f := newRelayFixture(t, true)
 			f.relay.Settings.SMSPerSecond = 1000 // the shared bucket is in play
 			f.msgr.failNext(bot.ChannelSMS, phOmar, tt.errs...)
+			if tt.step > 0 {
+				f.msgr.onSend = func(m bot.Outbound) {
+					if m.To == phOmar {
+						f.clock.Advance(tt.step)
+					}
+				}
+			}
 			if tt.created {
 				f.msgr.existing[key(bot.ChannelSMS, phOmar)] = bot.SendResult{SID: "SMcreated", Status: bot.DeliverySent}
 			}
@@ -268,12 +279,12 @@ func TestWhatsAppRefusedFallsBackToSMSOnce(t *testing.T) {
 		wantTrail []string
 	}{
 		{"SMS succeeds", nil, bot.DeliveryQueued, []string{"whatsapp:failed:63016", "sms:queued"}},
-		{"SMS fails too: no second fallback", &bot.ProviderError{Code: 21211, HTTPStatus: 400}, bot.DeliveryFailed, []string{"whatsapp:failed:63016", "sms:failed:21211"}},
+		{"SMS fails too: no second fallback", &bot.ProviderError{Kind: bot.FailurePermanent, Provider: "Twilio", Code: 21211, HTTPStatus: 400}, bot.DeliveryFailed, []string{"whatsapp:failed:63016", "sms:failed:21211"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newRelayFixture(t, true)
-			f.msgr.failNext(bot.ChannelWhatsApp, phLea, &bot.ProviderError{Code: 63016, HTTPStatus: 400, Message: "outside the allowed window"})
+			f.msgr.failNext(bot.ChannelWhatsApp, phLea, &bot.ProviderError{Kind: bot.FailureChannelUnreachable, Provider: "Twilio", Code: 63016, HTTPStatus: 400, Message: "outside the allowed window"})
 			if tt.smsErr != nil {
 				f.msgr.failNext(bot.ChannelSMS, phLea, tt.smsErr)
 			}
@@ -349,7 +360,7 @@ func TestWhatsAppFailedByCallbackFallsBackToSMSOnce(t *testing.T) {
 		t.Fatal(errs)
 	}
 	waSID := f.delivery(b.ID, "lea").Attempts[0].SID
-	failed := bot.StatusUpdate{SID: waSID, Status: bot.DeliveryFailed, ErrorCode: 63016, Channel: bot.ChannelWhatsApp, To: phLea}
+	failed := bot.StatusUpdate{SID: waSID, Status: bot.DeliveryFailed, ErrorCode: 63016, Failure: bot.FailureChannelUnreachable, Provider: "Twilio", Channel: bot.ChannelWhatsApp, To: phLea}
 
 	// when: the callback reports 63016, twice (Twilio re-delivers)
 	for range 2 {
@@ -378,7 +389,7 @@ func TestWhatsAppFailedByCallbackFallsBackToSMSOnce(t *testing.T) {
 	}
 	// The SMS failing too is final: no third attempt.
 	smsSID := d.Attempts[1].SID
-	if err := f.relay.HandleStatus(f.ctx, bot.StatusUpdate{SID: smsSID, Status: bot.DeliveryUndelivered, ErrorCode: 30003}); err != nil {
+	if err := f.relay.HandleStatus(f.ctx, bot.StatusUpdate{SID: smsSID, Status: bot.DeliveryUndelivered, ErrorCode: 30003, Failure: bot.FailurePermanent, Provider: "Twilio"}); err != nil {
 		t.Fatal(err)
 	}
 	if errs := f.drain(); len(errs) > 0 {
@@ -547,7 +558,7 @@ func TestEveryoneOptedOutIsDoneAtOnce(t *testing.T) {
 
 func TestWaitReturnsWhenEverythingSettled(t *testing.T) {
 	f := newRelayFixture(t, true)
-	f.msgr.failNext(bot.ChannelSMS, phOmar, &bot.ProviderError{Code: 21211, HTTPStatus: 400})
+	f.msgr.failNext(bot.ChannelSMS, phOmar, &bot.ProviderError{Kind: bot.FailurePermanent, Provider: "Twilio", Code: 21211, HTTPStatus: 400})
 	b := f.approved("B-7-1", []string{"it-ops"}, false)
 	f.start(b)
 
@@ -570,7 +581,7 @@ func TestWaitReturnsWhenEverythingSettled(t *testing.T) {
 	if c[bot.DeliveryQueued] != 3 || relay.FailedCount(c) != 1 || polls == 0 {
 		t.Errorf("counts = %v after %d polls", c, polls)
 	}
-	if s := relay.Summary(f.broadcast(b.ID), c); !strings.Contains(s, "3 of 4 accepted") || !strings.Contains(s, "21211 invalid number ×1") {
+	if s := relay.Summary(f.broadcast(b.ID), c); !strings.Contains(s, "3 of 4 accepted") || !strings.Contains(s, "refused or undeliverable ×1; Twilio 21211 ×1") {
 		t.Errorf("summary = %q", s)
 	}
 	if n := f.store.Pending(f.relay.Topic()); n != 0 {
@@ -595,16 +606,15 @@ func TestSharedSenderPausesAreBounded(t *testing.T) {
 		wantPause time.Duration
 	}{
 		{"429 asking for an hour holds the sender 2 minutes at most",
-			&bot.ProviderError{Code: 20429, HTTPStatus: 429, RetryAfter: time.Hour}, 2 * time.Minute},
+			&bot.ProviderError{Kind: bot.FailureRateLimited, Provider: "Twilio", Code: 20429, HTTPStatus: 429, RetryAfter: time.Hour}, 2 * time.Minute},
 		{"one 503 slows the sender a second at most, not for the whole backoff",
-			&bot.ProviderError{HTTPStatus: 503}, time.Second},
+			&bot.ProviderError{Kind: bot.FailureTemporary, Provider: "Twilio", HTTPStatus: 503}, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newRelayFixture(t, true)
 			f.limiter.RateLimiter = noWaitLimiter{}
 			f.relay.Settings.SMSPerSecond = 10
-			f.relay.Settings.MaxAttempts = 1 // fail at once: no retry wait in the test
 			f.relay.Settings.BaseBackoff, f.relay.Settings.MaxBackoff = time.Hour, time.Hour
 			f.msgr.failNext(bot.ChannelSMS, phOmar, tt.err)
 			f.start(f.approved("B-7-9", []string{"it-ops"}, false))

@@ -10,9 +10,13 @@ import (
 )
 
 // retryLater handles a temporary refusal: slow the sender for everyone,
-// then try again after a jittered backoff, until MaxAttempts.
+// then try again after a jittered backoff (or the provider's Retry-After),
+// for as long as the update is current. Only at the give-up time does a
+// delivery still refused fail: a temporary refusal says nothing about the
+// person, so it must not cost them the update.
 func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.ProviderError) (bot.Delivery, time.Duration, error) {
-	if pe.HTTPStatus == 0 || pe.HTTPStatus >= 500 {
+	kind := pe.Failure()
+	if kind.MayExist() {
 		// The provider may have created the message before failing to
 		// answer; look before sending it again.
 		next, found, err := r.findSent(ctx, d)
@@ -25,34 +29,30 @@ func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.Provider
 			return d, r.Settings.backoff().Delay(attemptsOn(d, d.Channel) - 1), nil
 		}
 	}
-	n := attemptsOn(d, d.Channel)
-	delay := r.Settings.backoff().Delay(n - 1)
+	giveUp, err := r.giveUpAt(ctx, d.BroadcastID)
+	if err != nil {
+		return d, 0, err
+	}
+	now := r.now()
+	if !now.Before(giveUp) {
+		f := failureOf(pe)
+		f.reason = fmt.Sprintf("still refused at the give-up time (%d attempts): %s", attemptsOn(d, d.Channel), pe.Error())
+		next, err := r.fail(ctx, d, f)
+		return next, 0, err
+	}
+	delay := r.Settings.backoff().Delay(attemptsOn(d, d.Channel) - 1)
 	if pe.RetryAfter > delay {
 		delay = min(pe.RetryAfter, maxProviderPause)
 	}
-	// The provider's "too many requests" holds the shared sender for every
-	// replica as long as it asks (capped); a 5xx or no answer only slows it
-	// briefly, so one bad answer cannot stall the whole broadcast.
-	pause := delay
-	if !rateLimited(pe) {
-		pause = min(delay, maxServerErrorPause)
-	}
-	if r.Limiter != nil && r.Settings.rate(d.Channel) >= 0 {
-		if err := r.Limiter.Pause(ctx, r.Messenger.SenderKey(d.Channel), pause); err != nil {
-			r.report(ctx, fmt.Errorf("pausing the %s sender: %w", d.Channel.Label(), err))
-		}
-	}
-	if n >= r.Settings.maxAttempts() {
-		next, err := r.fail(ctx, d, pe.Code, fmt.Sprintf("gave up after %d attempts: %s", n, pe.Error()))
-		return next, 0, err
-	}
-	now := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	r.slowSender(ctx, d.Channel, pe, delay)
+	// One last try at the give-up time rather than none after a long wait.
+	delay = min(delay, giveUp.Sub(now))
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		i := currentSending(x)
 		if i < 0 {
 			return errNotPending
 		}
-		x.Attempts[i].State, x.Attempts[i].ErrorCode, x.Attempts[i].Error = bot.DeliveryFailed, pe.Code, pe.Error()
+		failure{kind: kind, provider: pe.Provider, code: pe.Code, reason: pe.Error()}.mark(&x.Attempts[i])
 		x.State, x.UpdatedAt = bot.DeliveryPending, now
 		return nil
 	})
@@ -64,6 +64,47 @@ func (r *Relay) retryLater(ctx context.Context, d bot.Delivery, pe *bot.Provider
 		return d, 0, fmt.Errorf("recording a temporary failure of %s/%s: %w", d.BroadcastID, d.RecipientID, err)
 	}
 	return next, delay, nil
+}
+
+// slowSender tells the shared bucket of the channel's sender what the
+// refusal means for every replica: a Retry-After holds it that long
+// (capped); "too many requests" without one lowers its rate, which then
+// climbs back gradually (AIMD), instead of stopping it for one delivery's
+// backoff; a 5xx or no answer only pauses it briefly, so one bad answer
+// cannot stall the whole broadcast.
+func (r *Relay) slowSender(ctx context.Context, ch bot.Channel, pe *bot.ProviderError, delay time.Duration) {
+	if r.Limiter == nil || r.Settings.rate(ch) < 0 {
+		return
+	}
+	key := r.Messenger.SenderKey(ch)
+	adapter, adapts := r.Limiter.(bot.RateAdapter)
+	var err error
+	switch {
+	case pe.RetryAfter > 0:
+		err = r.Limiter.Pause(ctx, key, min(pe.RetryAfter, maxProviderPause))
+	case pe.Failure() == bot.FailureRateLimited && adapts:
+		err = adapter.Slow(ctx, key)
+	case pe.Failure() == bot.FailureRateLimited:
+		err = r.Limiter.Pause(ctx, key, delay)
+	default:
+		err = r.Limiter.Pause(ctx, key, min(delay, maxServerErrorPause))
+	}
+	if err != nil {
+		r.report(ctx, fmt.Errorf("slowing the %s sender: %w", ch.Label(), err))
+	}
+}
+
+// giveUpAt is when the broadcast's update stops being current.
+func (r *Relay) giveUpAt(ctx context.Context, id string) (time.Time, error) {
+	c, err := r.content(ctx, id)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t := c.broadcast.GiveUpAt; !t.IsZero() {
+		return t, nil
+	}
+	// Started before GiveUpAt existed.
+	return startedAt(c.broadcast).Add(r.Settings.giveUpAfter()), nil
 }
 
 // findSent asks the provider whether the current attempt's message exists
@@ -97,7 +138,7 @@ func (r *Relay) reconcile(ctx context.Context, d bot.Delivery, force bool) (bot.
 		return r.interrupted(ctx, d, time.Time{})
 	}
 	started := d.Attempts[i].At
-	if age := r.now().Sub(started); !force && age < r.Settings.sendTimeout()+reconcileSkew {
+	if age := r.now().Sub(started); !force && age < r.Settings.sendTimeout()+reconcileSkew && !r.senderGone(ctx, d.Attempts[i].By) {
 		// Another worker may still be waiting for the provider; the job
 		// comes back after the queue's reclaim time.
 		return d, fmt.Errorf("delivery %s/%s is being sent elsewhere (attempt began %s ago)", d.BroadcastID, d.RecipientID, age.Round(time.Millisecond))
@@ -109,11 +150,28 @@ func (r *Relay) reconcile(ctx context.Context, d bot.Delivery, force bool) (bot.
 	return r.interrupted(ctx, d, started)
 }
 
+// senderGone reports whether the consumer that began an attempt is known to
+// be dead (its lease lapsed): then nobody is in the provider call any more,
+// and the attempt is reconciled at once instead of after SendTimeout. Not
+// knowing (no leases, no consumer recorded, Redis unsure) means waiting.
+func (r *Relay) senderGone(ctx context.Context, by string) bool {
+	leases, ok := r.Queue.(bot.Leases)
+	if !ok || by == "" {
+		return false
+	}
+	alive, err := leases.Alive(ctx, by)
+	if err != nil {
+		r.report(ctx, fmt.Errorf("asking whether consumer %s is alive: %w", by, err))
+		return false
+	}
+	return !alive
+}
+
 // interrupted marks the attempt that began at `started` as cut short and
 // the delivery pending again.
 func (r *Relay) interrupted(ctx context.Context, d bot.Delivery, started time.Time) (bot.Delivery, error) {
 	now := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		if x.State != bot.DeliverySending {
 			return errNoChange
 		}

@@ -10,26 +10,6 @@ import (
 	"github.com/heraldops/herald/bot"
 )
 
-// Twilio error codes the relay acts on.
-const (
-	CodeUnsubscribed       = 21610 // the number sent STOP to the sender: never retry
-	CodeOutsideWindow      = 63016 // WhatsApp free-form outside the 24-hour window
-	CodeChannelNoToAddress = 63003 // no WhatsApp account behind the number
-	CodeInvalidRecipient   = 63024 // WhatsApp: invalid message recipient / cannot receive
-	CodeExperiment         = 63032 // WhatsApp: Meta withholds business messages from this user
-	CodeMetaWithheld       = 63049 // WhatsApp: Meta chose not to deliver this message
-)
-
-// WhatsAppUnreachable reports whether a WhatsApp error means the person
-// cannot get this message on WhatsApp at all, so SMS should carry it.
-func WhatsAppUnreachable(code int) bool {
-	switch code {
-	case CodeOutsideWindow, CodeChannelNoToAddress, CodeInvalidRecipient, CodeExperiment, CodeMetaWithheld:
-		return true
-	}
-	return false
-}
-
 // reconcileSkew widens the window in which a message found at the provider
 // counts as the interrupted attempt's: clocks of replicas and provider differ.
 const reconcileSkew = 2 * time.Second
@@ -37,22 +17,30 @@ const reconcileSkew = 2 * time.Second
 // HandleJob works one relay job: it brings the job's delivery to the
 // provider (or to a final failure). It is idempotent: a delivery that has a
 // SID or a final state is left alone, so re-handed jobs never send twice.
-func (r *Relay) HandleJob(ctx context.Context, j bot.Job) error {
+func (r *Relay) HandleJob(ctx context.Context, j bot.Job) error { return r.handle(ctx, j, "") }
+
+// handle is HandleJob for the queue consumer `consumer` ("" outside Run),
+// which its attempts record (see Attempt.By).
+func (r *Relay) handle(ctx context.Context, j bot.Job, consumer string) error {
 	var job relayJob
 	if err := json.Unmarshal(j.Payload, &job); err != nil || job.Broadcast == "" || job.Recipient == "" {
 		// Retrying cannot fix a payload; drop it loudly.
 		r.report(ctx, fmt.Errorf("dropping relay job %s with a malformed payload %q", j.ID, j.Payload))
 		return nil
 	}
-	err := r.deliver(ctx, job.Broadcast, job.Recipient)
+	err := r.deliver(ctx, job.Broadcast, job.Recipient, consumer)
 	if ctx.Err() == nil && r.touched(job.Broadcast) {
 		r.refresh(ctx, job.Broadcast)
 	}
 	return err
 }
 
-func (r *Relay) deliver(ctx context.Context, bid, rid string) error {
-	d, err := r.Broadcasts.Delivery(ctx, bid, rid)
+func (r *Relay) deliver(ctx context.Context, bid, rid, consumer string) error {
+	var err error
+	d, ok := r.takeFetched(bid, rid)
+	if !ok {
+		d, err = r.Broadcasts.Delivery(ctx, bid, rid)
+	}
 	if errors.Is(err, bot.ErrNotFound) {
 		r.report(ctx, fmt.Errorf("dropping relay job for %s/%s: %w", bid, rid, err))
 		return nil
@@ -69,7 +57,7 @@ func (r *Relay) deliver(ctx context.Context, bid, rid string) error {
 		var wait time.Duration
 		switch d.State {
 		case bot.DeliveryPending:
-			d, wait, err = r.attempt(ctx, d)
+			d, wait, err = r.attempt(ctx, d, consumer)
 			ours = d.State == bot.DeliverySending
 		case bot.DeliverySending:
 			d, err = r.reconcile(ctx, d, ours)
@@ -80,6 +68,18 @@ func (r *Relay) deliver(ctx context.Context, bid, rid string) error {
 		if err != nil {
 			return err
 		}
+		if wait >= r.Settings.deferAfter() && d.State == bot.DeliveryPending {
+			if q, ok := r.Queue.(bot.Deferrer); ok {
+				// Wait in the queue, not in a worker slot: the slot serves
+				// someone else meanwhile. This job is done once the
+				// deferred one is stored; a crash before that leaves this
+				// one to be reclaimed.
+				if err := q.Defer(ctx, r.Topic(), wait, jobPayload(bid, rid)); err != nil {
+					return fmt.Errorf("deferring delivery %s/%s by %s: %w", bid, rid, wait, err)
+				}
+				return nil
+			}
+		}
 		if err := bot.Sleep(ctx, wait); err != nil {
 			return err // stopping; the job stays pending and the delivery in a safe state
 		}
@@ -88,7 +88,7 @@ func (r *Relay) deliver(ctx context.Context, bid, rid string) error {
 
 // attempt makes one try to send a pending delivery. It returns the delivery
 // as it now is and, when it is pending again, how long to wait first.
-func (r *Relay) attempt(ctx context.Context, d bot.Delivery) (bot.Delivery, time.Duration, error) {
+func (r *Relay) attempt(ctx context.Context, d bot.Delivery, consumer string) (bot.Delivery, time.Duration, error) {
 	c, err := r.content(ctx, d.BroadcastID)
 	if err != nil {
 		return d, 0, err
@@ -97,7 +97,7 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery) (bot.Delivery, time
 	if err != nil {
 		return d, 0, err
 	}
-	out := bot.Outbound{To: d.Phone, Channel: d.Channel, Body: text.Body}
+	out := bot.Outbound{To: d.Phone, Channel: d.Channel, Body: text.Body, BroadcastID: d.BroadcastID, RecipientID: d.RecipientID}
 	if d.Channel == bot.ChannelWhatsApp {
 		// The window is checked now, not when planned: it may have opened or
 		// closed while the job waited.
@@ -107,7 +107,7 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery) (bot.Delivery, time
 		}
 		if !open[d.Phone] {
 			if text.ContentSID == "" {
-				d, err = r.fallBack(ctx, d, -1, 0, "outside the WhatsApp session window and the template has no WhatsApp content")
+				d, err = r.fallBack(ctx, d, -1, failure{kind: bot.FailureChannelUnreachable, reason: "outside the WhatsApp session window and the template has no WhatsApp content"})
 				return d, 0, err
 			}
 			out.Body, out.ContentSID, out.ContentVariables = "", text.ContentSID, text.ContentVariables
@@ -116,17 +116,31 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery) (bot.Delivery, time
 	if err := r.takeToken(ctx, out); err != nil {
 		return d, 0, err
 	}
+	// A slot in the sender's window before "sending" is written: waiting
+	// for it is not part of the attempt.
+	win := r.senderWindow(r.Messenger.SenderKey(d.Channel))
+	if err := win.acquire(ctx); err != nil {
+		return d, 0, err
+	}
+	released := false
+	defer func() {
+		if !released {
+			win.release(r.now(), false, false)
+		}
+	}()
 
 	// Persist the attempt before calling the provider: a crash during the
 	// call leaves "sending" with a start time, which tells whoever picks the
 	// job up to reconcile before sending again.
 	started := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
-		if x.State != bot.DeliveryPending {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
+		if x.State != bot.DeliveryPending || x.Channel != d.Channel || x.FellBack != d.FellBack {
+			// Moved on, or fell back to SMS since d was read: out was built
+			// for d, so look again rather than send it.
 			return errNotPending
 		}
 		x.State = bot.DeliverySending
-		x.Attempts = append(x.Attempts, bot.Attempt{Channel: x.Channel, State: bot.DeliverySending, At: started})
+		x.Attempts = append(x.Attempts, bot.Attempt{Channel: x.Channel, State: bot.DeliverySending, At: started, By: consumer})
 		x.UpdatedAt = started
 		return nil
 	})
@@ -143,6 +157,10 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery) (bot.Delivery, time
 	sendCtx, cancel := context.WithTimeout(ctx, r.Settings.sendTimeout())
 	res, sendErr := r.Messenger.Send(sendCtx, out)
 	cancel()
+	var pe *bot.ProviderError
+	refused := errors.As(sendErr, &pe) && pe.Failure() == bot.FailureRateLimited && pe.RetryAfter == 0
+	win.release(r.now(), sendErr == nil, refused)
+	released = true
 	if sendErr == nil {
 		d, err = r.recordSent(ctx, d, res)
 		return d, 0, err
@@ -153,23 +171,23 @@ func (r *Relay) attempt(ctx context.Context, d bot.Delivery) (bot.Delivery, time
 		// reconcile.
 		return d, 0, ctx.Err()
 	}
-	var pe *bot.ProviderError
-	if !errors.As(sendErr, &pe) {
+	if pe == nil {
 		// No provider answer (network, timeout): the message may or may not
 		// exist at the provider.
-		pe = &bot.ProviderError{Message: sendErr.Error()}
+		pe = &bot.ProviderError{Kind: bot.FailureUnknown, Message: sendErr.Error()}
 	}
 	if r.OnOutcome != nil {
 		r.OnOutcome(d.Channel, bot.DeliveryFailed, pe.Code)
 	}
-	switch {
-	case pe.Temporary():
+	// The adapter classified the refusal; the kind alone decides.
+	switch kind := pe.Failure(); {
+	case kind.Retry():
 		return r.retryLater(ctx, d, pe)
-	case d.Channel == bot.ChannelWhatsApp && !d.FellBack && WhatsAppUnreachable(pe.Code):
-		d, err = r.fallBack(ctx, d, len(d.Attempts)-1, pe.Code, pe.Message)
+	case kind == bot.FailureChannelUnreachable && d.Channel == bot.ChannelWhatsApp && !d.FellBack:
+		d, err = r.fallBack(ctx, d, len(d.Attempts)-1, failureOf(pe))
 		return d, 0, err
 	default:
-		d, err = r.fail(ctx, d, pe.Code, pe.Message)
+		d, err = r.fail(ctx, d, failureOf(pe))
 		return d, 0, err
 	}
 }
@@ -188,9 +206,18 @@ func (r *Relay) takeToken(ctx context.Context, m bot.Outbound) error {
 	if ch == bot.ChannelSMS {
 		tokens = max(1, bot.CountSMS(m.Body).Segments)
 	}
+	key := r.Messenger.SenderKey(ch)
+	if batch, ok := r.Limiter.(bot.BatchReserver); ok && tokens > 1 {
+		// All segments' tokens in one round trip.
+		wait, err := batch.ReserveN(ctx, key, rate, r.Settings.burst(), tokens)
+		if err != nil {
+			return fmt.Errorf("reserving a %s send of %d segments: %w", ch.Label(), tokens, err)
+		}
+		return bot.Sleep(ctx, wait)
+	}
 	var wait time.Duration
 	for range tokens {
-		w, err := r.Limiter.Reserve(ctx, r.Messenger.SenderKey(ch), rate, r.Settings.burst())
+		w, err := r.Limiter.Reserve(ctx, key, rate, r.Settings.burst())
 		if err != nil {
 			return fmt.Errorf("reserving a %s send: %w", ch.Label(), err)
 		}
@@ -201,17 +228,28 @@ func (r *Relay) takeToken(ctx context.Context, m bot.Outbound) error {
 
 // recordSent records the provider's SID on the delivery's current attempt.
 func (r *Relay) recordSent(ctx context.Context, d bot.Delivery, res bot.SendResult) (bot.Delivery, error) {
-	// Index first: a status callback may arrive before the delivery update
-	// and must find its delivery (HandleStatus attaches the SID itself).
-	if err := r.Broadcasts.IndexSID(ctx, res.SID, d.BroadcastID, d.RecipientID); err != nil {
-		return d, fmt.Errorf("indexing message %s: %w", res.SID, err)
+	// Index first: a status callback without the delivery's ids may arrive
+	// before the delivery update and must find its delivery (HandleStatus
+	// attaches the SID itself). A SentRecorder sends both in one round trip.
+	rec, together := r.Broadcasts.(bot.SentRecorder)
+	together = together && d.StoreRev != ""
+	if !together {
+		if err := r.Broadcasts.IndexSID(ctx, res.SID, d.BroadcastID, d.RecipientID); err != nil {
+			return d, fmt.Errorf("indexing message %s: %w", res.SID, err)
+		}
 	}
 	state := res.Status
 	if state.Rank() < bot.DeliveryQueued.Rank() || state.Final() {
 		state = bot.DeliveryQueued
 	}
 	now := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	update := r.updateDelivery
+	if together {
+		update = func(ctx context.Context, d bot.Delivery, fn func(*bot.Delivery) error) (bot.Delivery, error) {
+			return rec.IndexSIDAndUpdate(ctx, res.SID, d, fn)
+		}
+	}
+	next, err := update(ctx, d, func(x *bot.Delivery) error {
 		i := attemptWithSID(x, res.SID)
 		if i < 0 {
 			i = currentSending(x)

@@ -27,9 +27,15 @@ type Settings struct {
 	// Burst is how many tokens a sender's bucket may save up (default 1:
 	// messages evenly spaced).
 	Burst int
-	// MaxAttempts bounds the tries per channel on temporary errors (429,
-	// 5xx, no answer) before a delivery counts as failed (default 5).
-	MaxAttempts int
+	// GiveUpAfter is how long after its start an update is still current:
+	// until then temporary refusals (429, 5xx, no answer) are retried, never
+	// counted as failures; after it a delivery still refused fails (default
+	// 30m). The progress message shows the time while the relay lasts.
+	GiveUpAfter time.Duration
+	// DeferAfter is the shortest retry wait that goes back to the queue
+	// with its due time rather than being slept out in a worker slot
+	// (default 200ms; shorter waits are not worth the round trip).
+	DeferAfter time.Duration
 	// BaseBackoff and MaxBackoff shape the exponential backoff with full
 	// jitter between those tries (defaults 500ms and 30s).
 	BaseBackoff time.Duration
@@ -70,7 +76,9 @@ func (s Settings) rate(ch bot.Channel) float64 {
 
 func (s Settings) burst() int { return orInt(s.Burst, 1) }
 
-func (s Settings) maxAttempts() int { return orInt(s.MaxAttempts, 5) }
+func (s Settings) giveUpAfter() time.Duration { return orDur(s.GiveUpAfter, 30*time.Minute) }
+
+func (s Settings) deferAfter() time.Duration { return orDur(s.DeferAfter, 200*time.Millisecond) }
 
 func (s Settings) topic() string { return orStr(s.Topic, "relay") }
 

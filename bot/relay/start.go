@@ -27,6 +27,7 @@ func (r *Relay) begin(ctx context.Context, b bot.Broadcast, again bool) (claimed
 		case bot.BroadcastApproved:
 			x.State = bot.BroadcastSending
 			x.StartedAt, x.QueuedAt = now, time.Time{}
+			x.GiveUpAt = now.Add(r.Settings.giveUpAfter())
 			return nil
 		case bot.BroadcastSending, bot.BroadcastDone:
 			return errAlreadyStarted

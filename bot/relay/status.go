@@ -19,7 +19,7 @@ func (r *Relay) HandleStatus(ctx context.Context, u bot.StatusUpdate) error {
 	if u.SID == "" {
 		return fmt.Errorf("status update without a message SID")
 	}
-	d, err := r.Broadcasts.DeliveryBySID(ctx, u.SID)
+	d, err := r.statusDelivery(ctx, u)
 	if errors.Is(err, bot.ErrNotFound) {
 		return nil
 	}
@@ -28,7 +28,7 @@ func (r *Relay) HandleStatus(ctx context.Context, u bot.StatusUpdate) error {
 	}
 	var fellBack, failedNow bool
 	now := r.now()
-	next, err := r.Broadcasts.UpdateDelivery(ctx, d.BroadcastID, d.RecipientID, func(x *bot.Delivery) error {
+	next, err := r.updateDelivery(ctx, d, func(x *bot.Delivery) error {
 		fellBack, failedNow = false, false // fn may run more than once
 		i := attemptWithSID(x, u.SID)
 		if i < 0 {
@@ -45,8 +45,8 @@ func (r *Relay) HandleStatus(ctx context.Context, u bot.StatusUpdate) error {
 		}
 		reached := a.State
 		a.State = u.Status
-		if u.ErrorCode != 0 {
-			a.ErrorCode, a.Error = u.ErrorCode, u.ErrorMessage
+		if u.ErrorCode != 0 || u.Failure != "" {
+			a.ErrorCode, a.Failure, a.Error = u.ErrorCode, u.Failure, u.ErrorMessage
 		}
 		x.UpdatedAt = now
 		if i != len(x.Attempts)-1 {
@@ -79,12 +79,22 @@ func (r *Relay) HandleStatus(ctx context.Context, u bot.StatusUpdate) error {
 		}
 	}
 	if failedNow {
-		r.failed(ctx, next, u.ErrorCode)
+		r.failed(ctx, next, failure{kind: u.Failure, provider: u.Provider, code: u.ErrorCode, reason: u.ErrorMessage})
 	}
 	if r.touched(next.BroadcastID) {
 		r.refresh(ctx, next.BroadcastID)
 	}
 	return nil
+}
+
+// statusDelivery finds the delivery a callback is about: named by the
+// callback itself when the send carried its ids (one read, and it works
+// before the SID is recorded), else through the SID index.
+func (r *Relay) statusDelivery(ctx context.Context, u bot.StatusUpdate) (bot.Delivery, error) {
+	if u.BroadcastID != "" && u.RecipientID != "" {
+		return r.Broadcasts.Delivery(ctx, u.BroadcastID, u.RecipientID)
+	}
+	return r.Broadcasts.DeliveryBySID(ctx, u.SID)
 }
 
 // Unsettled counts deliveries the relay still has to bring to the provider.

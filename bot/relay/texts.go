@@ -1,9 +1,11 @@
 package relay
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/heraldops/herald/bot"
 )
@@ -38,13 +40,16 @@ func ProgressMessage(b bot.Broadcast, c bot.Counts, done bool) bot.Message {
 		}
 		m.Fields = append(m.Fields, bot.Field{Label: f.label, Value: fmt.Sprint(f.n)})
 	}
-	if why := failuresByCode(b.FailedByCode); why != "" {
+	if why := failureReasons(b); why != "" {
 		m.Text = "Failed: " + why
 	}
 	if done {
 		m.Context = Summary(b, c)
 	} else {
 		m.Context = fmt.Sprintf("%s · template %s · audiences %s", b.Draft.IncidentID, b.Draft.Template, strings.Join(b.Draft.Audiences, ", "))
+		if !b.GiveUpAt.IsZero() {
+			m.Context += " · " + RetryUntil(b.GiveUpAt)
+		}
 	}
 	return m
 }
@@ -57,70 +62,82 @@ func Summary(b bot.Broadcast, c bot.Counts) string {
 	if n := c[bot.DeliveryOptedOut]; n > 0 {
 		s += fmt.Sprintf(", %d opted out", n)
 	}
-	if why := failuresByCode(b.FailedByCode); why != "" {
+	if why := failureReasons(b); why != "" {
 		s += " (" + why + ")"
 	}
 	return s
 }
 
-// failuresByCode is "21211 invalid number ×3, 30007 filtered as spam ×1",
-// most frequent first.
-func failuresByCode(byCode map[int]int) string {
-	codes := make([]int, 0, len(byCode))
-	for code, n := range byCode {
+// failureReasons is "refused or undeliverable ×3, unsubscribed (STOP) ×1;
+// Twilio 21211 ×2, Twilio 30007 ×1, Twilio 21610 ×1": why in words, most
+// frequent first, then the provider's codes for the responders who look them
+// up. Raw codes never stand alone.
+func failureReasons(b bot.Broadcast) string {
+	kinds := make([]bot.FailureKind, 0, len(b.FailedByKind))
+	for k, n := range b.FailedByKind {
 		if n > 0 {
-			codes = append(codes, code)
+			kinds = append(kinds, k)
 		}
 	}
-	sort.Slice(codes, func(i, j int) bool {
-		if byCode[codes[i]] != byCode[codes[j]] {
-			return byCode[codes[i]] > byCode[codes[j]]
-		}
-		return codes[i] < codes[j]
-	})
-	parts := make([]string, len(codes))
-	for i, code := range codes {
-		label := "no error code"
-		if code != 0 {
-			label = fmt.Sprint(code)
-			if what := ProviderCodeLabel(code); what != "" {
-				label += " " + what
-			}
-		}
-		parts[i] = fmt.Sprintf("%s ×%d", label, byCode[code])
+	byCount(kinds, b.FailedByKind)
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s ×%d", FailureLabel(k), b.FailedByKind[k])
 	}
-	return strings.Join(parts, ", ")
+	codes := make([]int, 0, len(b.FailedByCode))
+	for c, n := range b.FailedByCode {
+		if n > 0 && c != 0 {
+			codes = append(codes, c)
+		}
+	}
+	byCount(codes, b.FailedByCode)
+	refs := make([]string, len(codes))
+	for i, c := range codes {
+		refs[i] = fmt.Sprintf("%s ×%d", bot.ProviderCode(b.Provider, c), b.FailedByCode[c])
+	}
+	why := strings.Join(parts, ", ")
+	if len(refs) > 0 {
+		if why == "" {
+			why = "provider codes"
+		}
+		why += "; " + strings.Join(refs, ", ")
+	}
+	return why
 }
 
-// ProviderCodeLabel names the Twilio error codes responders meet most.
-func ProviderCodeLabel(code int) string {
-	switch code {
-	case 20429:
-		return "too many requests"
-	case 21211:
-		return "invalid number"
-	case 21408:
-		return "region not enabled"
-	case 21610:
+// byCount sorts keys by their count, most first, then by key.
+func byCount[K cmp.Ordered](keys []K, n map[K]int) {
+	slices.SortFunc(keys, func(a, b K) int {
+		if n[a] != n[b] {
+			return n[b] - n[a]
+		}
+		return cmp.Compare(a, b)
+	})
+}
+
+// RetryUntil tells responders how long refusals the provider calls
+// temporary are retried before a delivery counts as failed.
+func RetryUntil(t time.Time) string {
+	return "temporary refusals retried until " + t.UTC().Format("15:04") + " UTC"
+}
+
+// FailureLabel says what a failure kind means, in words for responders.
+func FailureLabel(k bot.FailureKind) string {
+	switch k {
+	case bot.FailurePermanent:
+		return "refused or undeliverable"
+	case bot.FailureUnsubscribed:
 		return "unsubscribed (STOP)"
-	case 21614:
-		return "not a mobile number"
-	case 30003:
-		return "unreachable"
-	case 30005:
-		return "unknown number"
-	case 30006:
-		return "landline or unreachable carrier"
-	case 30007:
-		return "filtered as spam"
-	case 30008:
-		return "unknown carrier error"
-	case 63003, 63024:
-		return "not on WhatsApp"
-	case 63016:
-		return "outside the WhatsApp window"
+	case bot.FailureChannelUnreachable:
+		return "not reachable on their channel"
+	case bot.FailureTemporary:
+		return "provider errors until the give-up time"
+	case bot.FailureRateLimited:
+		return "rate limited until the give-up time"
+	case bot.FailureUnknown:
+		return "no answer from the provider"
 	}
-	return ""
+	return "not delivered"
 }
 
 func recipientCount(n int) string {

@@ -23,12 +23,16 @@ type WorkerConfig struct {
 	// Block is how long one Claim waits for new jobs (default 2s).
 	Block time.Duration
 	// ReclaimAfter is how long a job may stay claimed but unacked before
-	// another consumer takes it over (default 30s). It must exceed the
-	// longest time a handler takes, or a live consumer's job is handled twice
-	// (handlers must be idempotent anyway).
+	// another consumer takes it over. With a queue that keeps leases
+	// (bot.Leases) the default is 5s: a live consumer renews its lease and
+	// its in-flight jobs every ReclaimAfter/3, so only a dead consumer's jobs
+	// (and jobs whose handler failed) go idle that long. Without leases the
+	// default is 30s, and it must exceed the longest time a handler takes,
+	// or a live consumer's job is handled twice (handlers must be idempotent
+	// anyway).
 	ReclaimAfter time.Duration
 	// ReclaimEvery is how often abandoned jobs are looked for (default
-	// ReclaimAfter/2).
+	// ReclaimAfter/5 with leases, ReclaimAfter/2 without).
 	ReclaimEvery time.Duration
 	// ShutdownGrace is how long in-flight handlers may keep running after ctx
 	// ends (default 10s); a negative value cancels them at once (an abrupt
@@ -39,6 +43,9 @@ type WorkerConfig struct {
 	MaxDeliveries int64
 	// OnError reports handler and queue errors (logging, metrics); optional.
 	OnError func(ctx context.Context, err error)
+	// Prepare, when set, sees each claimed batch before its jobs are
+	// handled, to load in one round trip what they will each need; optional.
+	Prepare func(ctx context.Context, jobs []bot.Job)
 }
 
 func (c *WorkerConfig) defaults() {
@@ -51,11 +58,18 @@ func (c *WorkerConfig) defaults() {
 	if c.Block <= 0 {
 		c.Block = 2 * time.Second
 	}
+	_, leases := c.Queue.(bot.Leases)
 	if c.ReclaimAfter <= 0 {
 		c.ReclaimAfter = 30 * time.Second
+		if leases {
+			c.ReclaimAfter = 5 * time.Second
+		}
 	}
 	if c.ReclaimEvery <= 0 {
 		c.ReclaimEvery = c.ReclaimAfter / 2
+		if leases {
+			c.ReclaimEvery = c.ReclaimAfter / 5
+		}
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 10 * time.Second
@@ -103,13 +117,22 @@ func RunWorkers(ctx context.Context, cfg WorkerConfig, handle func(ctx context.C
 	defer stopGrace()
 
 	acks := newAcker(handlerCtx, cfg.Queue, cfg.Topic, report)
+	held := newHeld()
+	if leases, ok := cfg.Queue.(bot.Leases); ok {
+		stopRenewing := renewLeases(handlerCtx, leases, cfg, held, report)
+		defer stopRenewing()
+	}
 	slots := make(chan struct{}, cfg.Concurrency)
 	var inFlight sync.WaitGroup
 	dispatch := func(jobs []bot.Job) {
+		if cfg.Prepare != nil && len(jobs) > 0 {
+			cfg.Prepare(handlerCtx, jobs)
+		}
 		for _, j := range jobs {
 			inFlight.Add(1)
+			held.add(j.ID)
 			go func() {
-				defer func() { <-slots; inFlight.Done() }()
+				defer func() { held.remove(j.ID); <-slots; inFlight.Done() }()
 				if cfg.MaxDeliveries > 0 && j.Deliveries > cfg.MaxDeliveries {
 					report(fmt.Errorf("giving up on job %s of %s after %d deliveries", j.ID, cfg.Topic, j.Deliveries))
 					acks.add(j.ID)
@@ -185,6 +208,65 @@ func RunWorkers(ctx context.Context, cfg WorkerConfig, handle func(ctx context.C
 	inFlight.Wait()
 	acks.close()
 	return nil
+}
+
+// held is the set of jobs this consumer is working on.
+type held struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+func newHeld() *held { return &held{ids: map[string]struct{}{}} }
+
+func (h *held) add(id string) {
+	h.mu.Lock()
+	h.ids[id] = struct{}{}
+	h.mu.Unlock()
+}
+
+func (h *held) remove(id string) {
+	h.mu.Lock()
+	delete(h.ids, id)
+	h.mu.Unlock()
+}
+
+func (h *held) list() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.ids))
+	for id := range h.ids {
+		out = append(out, id)
+	}
+	return out
+}
+
+// renewLeases keeps the consumer's lease and its in-flight jobs fresh every
+// ReclaimAfter/3 until the returned stop is called: three chances to renew
+// before anyone may take over. It renews once before returning, so the
+// consumer is known alive before its first attempt records it.
+func renewLeases(ctx context.Context, leases bot.Leases, cfg WorkerConfig, h *held, report func(error)) (stop func()) {
+	renew := func() {
+		if err := leases.Renew(ctx, cfg.Topic, cfg.Consumer, cfg.ReclaimAfter, h.list()); err != nil && ctx.Err() == nil {
+			report(fmt.Errorf("renewing the lease of consumer %s: %w", cfg.Consumer, err))
+		}
+	}
+	renew()
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(cfg.ReclaimAfter/3, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				renew()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // acker batches acks into few round trips.

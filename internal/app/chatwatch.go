@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	slackadapter "github.com/heraldops/herald/adapters/slack"
@@ -20,7 +21,7 @@ type chatTimings struct {
 	idleProbe   time.Duration // probe while up when no call answered for this long
 	retry       time.Duration // probe again this soon after a failed probe while up
 	timeout     time.Duration // one probe's limit: a hanging chat counts as failing
-	downBackoff time.Duration // longest wait between probes while down
+	downBackoff time.Duration // longest wait between probes while down (10 s at most: replays start promptly)
 	housekeep   time.Duration // the housekeeping tick (forced mode, digests, expiry)
 }
 
@@ -33,12 +34,23 @@ func timingsFor(downAfter time.Duration) chatTimings {
 		idleProbe:   idle,
 		retry:       idle / 4,
 		timeout:     clamp(idle, 250*time.Millisecond, 5*time.Second),
-		downBackoff: clamp(2*downAfter, 2*time.Second, time.Minute),
+		downBackoff: clamp(2*downAfter, 2*time.Second, maxDownBackoff),
 		housekeep:   clamp(downAfter/4, 250*time.Millisecond, 5*time.Second),
 	}
 }
 
 func clamp(d, lo, hi time.Duration) time.Duration { return max(lo, min(d, hi)) }
+
+// maxDownBackoff caps the wait between probes while chat is down: what was
+// held during the outage is replayed only once a probe sees chat back, so
+// a long backoff (it used to reach a minute) delays every held reply.
+const maxDownBackoff = 10 * time.Second
+
+// jittered spreads a wait over [3/4, 1] of itself, so replicas that saw the
+// outage together do not probe together; it never lengthens the wait.
+func jittered(d time.Duration, rnd func() float64) time.Duration {
+	return d - time.Duration(float64(d/4)*rnd())
+}
 
 // chatResult records one chat call's outcome for the health tracker and
 // for the idle probe.
@@ -86,7 +98,7 @@ func (h *herald) watchChat(ctx context.Context) error {
 			} else {
 				downWait = min(downWait*2, tm.downBackoff)
 			}
-			wait = downWait
+			wait = jittered(downWait, rand.Float64)
 		}
 	}
 }

@@ -140,7 +140,7 @@ func Send(ctx context.Context, o SendOptions) int {
 	defer stop()
 	done := make(chan error, 1)
 	go func() {
-		done <- h.relay.Run(workCtx, relay.WorkerConfig{Consumer: h.consumer + "-send", Concurrency: 32})
+		done <- h.relay.Run(workCtx, relay.WorkerConfig{Consumer: h.consumer + "-send", Concurrency: relayWorkers})
 	}()
 	if err := h.relay.Start(ctx, b); err != nil {
 		return fail("%v\n%s", err, h.abandonSend(ctx, b.ID))

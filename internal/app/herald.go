@@ -102,6 +102,9 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 		AccountSID: env.TwilioAccountSID, AuthToken: env.TwilioAuthToken, APIURL: env.TwilioAPIURL,
 		MessagingServiceSID: env.TwilioMessagingServiceSID, SMSFrom: env.TwilioSMSFrom,
 		WhatsAppFrom: env.TwilioWhatsAppFrom, PublicURL: env.PublicURL,
+		// One kept-alive connection per relay worker: serve, send and the
+		// demo all send through this Messenger.
+		Concurrency: relayWorkers,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up Twilio: %w", err)
@@ -159,7 +162,7 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 		Limiter: h.store, Messenger: h.messenger, Chat: h.resilient(h.chats.primary()), Audit: h.store, Dedup: h.store,
 		Clock: h.clock,
 		Settings: relay.Settings{SMSPerSecond: cfg.Twilio.SMSMPS, WhatsAppPerSecond: cfg.Twilio.WhatsAppMPS,
-			ContactTTL: cfg.Replies.Window},
+			ContactTTL: cfg.Replies.Window, GiveUpAfter: cfg.Twilio.GiveUpAfter},
 		OnError: func(_ context.Context, err error) { log.Warn().Err(err).Msg("relay") },
 		OnOutcome: func(ch bot.Channel, state bot.DeliveryState, code int) {
 			h.metrics.MessageSent(string(ch), string(state))

@@ -19,6 +19,10 @@ import (
 	"github.com/heraldops/herald/internal/httpserver"
 )
 
+// relayWorkers is how many relay jobs a replica works at once; the Twilio
+// Messenger keeps as many connections alive.
+const relayWorkers = 32
+
 // loadAll reads the config file and the environment; problems are returned
 // as one error naming every key or variable.
 func loadAll(path string, forServe bool) (*config.Config, config.Env, error) {
@@ -173,7 +177,7 @@ func (h *herald) run(ctx context.Context, srv *httpserver.Server) error {
 		return srv.Run(ctx)
 	})
 	g.Go(func() error {
-		return h.relay.Run(ctx, relay.WorkerConfig{Consumer: h.consumer, Concurrency: 32, OnError: onErr("relay")})
+		return h.relay.Run(ctx, relay.WorkerConfig{Consumer: h.consumer, Concurrency: relayWorkers, OnError: onErr("relay")})
 	})
 	g.Go(func() error {
 		// One at a time: replies reach their thread's outbox in the order

@@ -285,6 +285,7 @@ func (l *loader) checkTuning() {
 		v    time.Duration
 	}{
 		{"approval.timeout", c.Approval.Timeout},
+		{"twilio.give_up_after", c.Twilio.GiveUpAfter},
 		{"replies.window", c.Replies.Window},
 		{"retention", c.Retention},
 		{"failover.down_after", c.Failover.DownAfter},

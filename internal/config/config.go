@@ -108,6 +108,9 @@ type WhatsApp struct {
 type TwilioConfig struct {
 	SMSMPS      float64 `yaml:"sms_mps"`      // SMS segments per second per SMS sender
 	WhatsAppMPS float64 `yaml:"whatsapp_mps"` // messages per second per WhatsApp sender
+	// GiveUpAfter is how long an update stays current for the relay: until
+	// then Twilio's temporary refusals (429, 5xx, no answer) are retried.
+	GiveUpAfter time.Duration `yaml:"give_up_after"`
 }
 
 // ApprovalConfig tunes approval requests.
@@ -140,6 +143,7 @@ type FailoverConfig struct {
 const (
 	DefaultSMSMPS                = 10
 	DefaultWhatsAppMPS           = 80
+	DefaultGiveUpAfter           = 30 * time.Minute
 	DefaultApprovalTimeout       = 30 * time.Minute
 	DefaultMaxSegments           = 10
 	DefaultRepliesWindow         = 72 * time.Hour
@@ -303,6 +307,9 @@ func (l *loader) defaults() {
 	}
 	if !l.set["twilio.whatsapp_mps"] {
 		c.Twilio.WhatsAppMPS = DefaultWhatsAppMPS
+	}
+	if !l.set["twilio.give_up_after"] {
+		c.Twilio.GiveUpAfter = DefaultGiveUpAfter
 	}
 	if !l.set["approval.timeout"] {
 		c.Approval.Timeout = DefaultApprovalTimeout

@@ -110,7 +110,7 @@ func TestLoadDefaults(t *testing.T) {
 		Ret      time.Duration
 		Failover FailoverConfig
 	}{
-		TwilioConfig{SMSMPS: 10, WhatsAppMPS: 80},
+		TwilioConfig{SMSMPS: 10, WhatsAppMPS: 80, GiveUpAfter: 30 * time.Minute},
 		ApprovalConfig{Timeout: 30 * time.Minute},
 		SMSConfig{MaxSegments: 10, HelpText: DefaultHelpText},
 		RepliesConfig{Window: 72 * time.Hour},
@@ -147,7 +147,7 @@ templates:
     locales: {de: "{{.Title}}: nächstes Update {{.Fields.next_update}}"}
     fields: [next_update]
     allow_note: true
-twilio: {sms_mps: 1, whatsapp_mps: 0.5}
+twilio: {sms_mps: 1, whatsapp_mps: 0.5, give_up_after: 10m}
 approval: {timeout: 1h}
 sms: {max_segments: 0, help_text: "Incident line of ACME."}
 replies: {window: 24h}
@@ -174,7 +174,7 @@ failover: {down_after: 1m, up_after_successes: 5, watcher_digest_interval: 30s}
 	if c.Recipients[0].Channel != "whatsapp" || c.Audiences[0].Approval != ApprovalNone {
 		t.Errorf("not normalised: %+v %+v", c.Recipients[0], c.Audiences[0])
 	}
-	if c.Twilio != (TwilioConfig{SMSMPS: 1, WhatsAppMPS: 0.5}) || c.Approval.Timeout != time.Hour ||
+	if c.Twilio != (TwilioConfig{SMSMPS: 1, WhatsAppMPS: 0.5, GiveUpAfter: 10 * time.Minute}) || c.Approval.Timeout != time.Hour ||
 		c.SMS != (SMSConfig{MaxSegments: 0, HelpText: "Incident line of ACME."}) || c.Replies.Window != 24*time.Hour ||
 		c.Retention != 2160*time.Hour || c.Failover != (FailoverConfig{DownAfter: time.Minute, UpAfterSuccesses: 5, WatcherDigestInterval: 30 * time.Second}) {
 		t.Errorf("tuning not read: %+v %+v %+v %+v %v %+v", c.Twilio, c.Approval, c.SMS, c.Replies, c.Retention, c.Failover)

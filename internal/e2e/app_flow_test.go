@@ -386,8 +386,9 @@ func TestServeSlackFlowDeclareComposeApproveRelay(t *testing.T) {
 		t.Errorf("omar's SMS: %+v", m)
 	}
 	for _, m := range msgs {
-		if m.StatusCallback != a.url+"/twilio/status" {
-			t.Errorf("message to %s has StatusCallback %q, want %q", m.To, m.StatusCallback, a.url+"/twilio/status")
+		// Issue 12: the query names the delivery, so callbacks need no SID look-up.
+		if base, q, _ := strings.Cut(m.StatusCallback, "?"); base != a.url+"/twilio/status" || !strings.HasPrefix(q, "b=INC-1-B1&r=") {
+			t.Errorf("message to %s has StatusCallback %q, want %q?b=INC-1-B1&r=...", m.To, m.StatusCallback, a.url+"/twilio/status")
 		}
 	}
 	for _, cb := range a.twilio.Callbacks() {
@@ -493,13 +494,13 @@ func TestServeRelayFallsBackAndReportsFailures(t *testing.T) {
 	}
 
 	progress := a.threadPost(root, "Relay")
-	want := "1 of 2 accepted by the provider (1 delivered, 0 read), 1 failed (21610 unsubscribed (STOP) ×1)"
+	want := "1 of 2 accepted by the provider (1 delivered, 0 read), 1 failed (unsubscribed (STOP) ×1; Twilio 21610 ×1)"
 	a.eventually("the final summary", func() bool {
 		m, _ := a.slack.Message(progress.Channel, progress.TS)
 		return strings.Contains(m.AllText(), want)
 	})
 	final, _ := a.slack.Message(progress.Channel, progress.TS)
-	if !strings.Contains(final.AllText(), "Failed: 21610 unsubscribed (STOP) ×1") {
+	if !strings.Contains(final.AllText(), "Failed: unsubscribed (STOP) ×1; Twilio 21610 ×1") {
 		t.Errorf("summary does not say why omar failed: %s", final.AllText())
 	}
 

@@ -3,6 +3,7 @@ package twilioapi
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -67,6 +68,14 @@ type faultState struct {
 	byTo    map[string]Fault // keyed by To as sent, or by the bare E.164 number for both channels
 	latency time.Duration
 
+	// random faults answer a share of message creations, each in turn
+	// (see FailRandomly).
+	random []RandomFault
+	// maxInFlight > 0 refuses requests beyond that many in flight (see
+	// SetMaxInFlight); inFlight counts them.
+	maxInFlight int
+	inFlight    int
+
 	// A token bucket over message creations: rate per second, holding at
 	// most burst tokens.
 	rate       float64
@@ -96,11 +105,65 @@ func (s *Server) FailTo(to string, f Fault) {
 	s.faults.byTo[to] = f
 }
 
+// RandomFault answers Share (0..1) of message creations with Fault.
+type RandomFault struct {
+	Share float64
+	Fault Fault
+}
+
+// FailRandomly makes message creations fail at random: each fault answers
+// its share, independently of the others (20% 429 and 5% 503: 25% fail).
+func (s *Server) FailRandomly(faults ...RandomFault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.random = faults
+}
+
+func (s *Server) randomFault() (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x := rand.Float64()
+	for _, f := range s.faults.random {
+		if x < f.Share {
+			return f.Fault, true
+		}
+		x -= f.Share
+	}
+	return Fault{}, false
+}
+
+// SetMaxInFlight makes requests beyond n in flight at once answer 429 with
+// code 20429 and no Retry-After, as Twilio does per account when too many
+// requests are open. n 0 removes the limit.
+func (s *Server) SetMaxInFlight(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.maxInFlight = n
+}
+
+// enter counts a request in; false if it is one too many (then it is not
+// counted, and leave must not be called).
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.maxInFlight > 0 && s.faults.inFlight >= s.faults.maxInFlight {
+		return false
+	}
+	s.faults.inFlight++
+	return true
+}
+
+func (s *Server) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.inFlight--
+}
+
 // ClearFaults removes every injected fault, latency and rate limit.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = faultState{}
+	s.faults = faultState{inFlight: s.faults.inFlight} // requests in flight still leave
 }
 
 // SetLatency delays every API answer by d (the client's context still cuts it short).

@@ -98,6 +98,10 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrTooManyRequests.WithRetryAfter(1))
 		return
 	}
+	if fault, ok := s.randomFault(); ok {
+		writeError(w, fault)
+		return
+	}
 	f := r.PostForm
 	m := Message{
 		SID:                 newSID("SM"),

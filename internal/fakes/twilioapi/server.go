@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +44,7 @@ type Server struct {
 	AuthToken  string
 
 	srv     *httptest.Server
+	conns   atomic.Int64 // connections opened (httptest server only)
 	now     func() time.Time
 	webhook *http.Client
 
@@ -63,10 +66,19 @@ type Server struct {
 // New starts a fake Twilio API on a free local port. Close it when done.
 func New(cfg Config) *Server {
 	s := newServer(cfg)
-	s.srv = httptest.NewServer(s)
+	s.srv = httptest.NewUnstartedServer(s)
+	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.srv.Start()
 	s.URL = s.srv.URL
 	return s
 }
+
+// Connections counts the TCP connections clients opened to the server.
+func (s *Server) Connections() int64 { return s.conns.Load() }
 
 func newServer(cfg Config) *Server {
 	if cfg.AccountSID == "" {
@@ -166,6 +178,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Fault{Status: http.StatusBadRequest, Code: 20001, Message: "Could not parse the request"})
 		return
 	}
+	if !s.enter() {
+		writeError(w, ErrTooManyRequests)
+		return
+	}
+	defer s.leave()
 	if !s.waitLatency(r.Context()) {
 		return // the client gave up
 	}
