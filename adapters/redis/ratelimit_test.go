@@ -86,11 +86,11 @@ func TestGCRA(t *testing.T) {
 			var b bucket
 			for i, o := range sc.ops {
 				if o.pause > 0 {
-					b = gcraPause(b, o.at, o.pause)
+					b = ratelimit.PauseFor(b, o.at, o.pause)
 					continue
 				}
 				var wait int64
-				b, wait = gcraReserve(b, o.at, sc.interval, sc.burst)
+				b, wait = ratelimit.Take(b, o.at, sc.interval, sc.burst, 1)
 				if wait != o.wantWait {
 					t.Fatalf("step %d at %dµs: wait %dµs, want %dµs", i, o.at, wait, o.wantWait)
 				}
@@ -124,7 +124,7 @@ func TestLocalLimiterMatchesGCRA(t *testing.T) {
 	}
 }
 
-// The Lua scripts must do exactly what gcraReserve and gcraPause do: run
+// The Lua scripts must do exactly what ratelimit.Take and PauseFor do: run
 // every scenario through Redis with the same clock readings and compare.
 func TestLuaMirrorsGCRA(t *testing.T) {
 	ctx := ctxT(t)
@@ -139,11 +139,11 @@ func TestLuaMirrorsGCRA(t *testing.T) {
 			for i, o := range sc.ops {
 				now.Store(base + o.at)
 				if o.pause > 0 {
-					want = gcraPause(want, base+o.at, o.pause)
+					want = ratelimit.PauseFor(want, base+o.at, o.pause)
 					must(t, f.store.Pause(ctx, key, time.Duration(o.pause)*time.Microsecond))
 				} else {
 					var wantWait int64
-					want, wantWait = gcraReserve(want, base+o.at, sc.interval, sc.burst)
+					want, wantWait = ratelimit.Take(want, base+o.at, sc.interval, sc.burst, 1)
 					rate := float64(sec) / float64(sc.interval)
 					wait, err := f.store.Reserve(ctx, key, rate, int(sc.burst))
 					must(t, err)

@@ -38,7 +38,7 @@ type Store struct {
 	promoteAt map[string]promoteTimes
 
 	// rateNow, when set, replaces Redis server TIME in the rate-limit
-	// scripts; only tests set it, to compare the script with gcraReserve.
+	// scripts; only tests set it, to compare the script with ratelimit.Take.
 	rateNow func() int64
 }
 

@@ -31,8 +31,7 @@ type LocalLimiter struct {
 }
 
 type localBucket struct {
-	tat    time.Time // theoretical arrival time of the next token; zero: full
-	pause  time.Time // no token is due before this
+	Bucket           // GCRA state, in nanoseconds since the epoch
 	slow   float64   // share of the rate set by the last Slow (see aimdFactor)
 	slowAt time.Time // when; zero: never slowed
 }
@@ -76,13 +75,10 @@ func (l *LocalLimiter) ReserveN(_ context.Context, key string, rate float64, bur
 	b := l.buckets[key]
 	rate *= aimdFactor(b.slow, b.slowAt, now)
 	interval := max(time.Duration(float64(time.Second)/rate), 1)
-	tat := later(b.tat, now)
-	if b.pause.After(now) {
-		tat = later(tat, b.pause.Add(time.Duration(burst-1)*interval))
-	}
-	b.tat = tat.Add(time.Duration(n) * interval)
+	var wait int64
+	b.Bucket, wait = Take(b.Bucket, now.UnixNano(), int64(interval), int64(burst), int64(n))
 	l.buckets[key] = b
-	return max(b.tat.Sub(now)-time.Duration(burst)*interval, 0), nil
+	return time.Duration(wait), nil
 }
 
 // Pause stops bucket key from handing out tokens for d. A shorter pause
@@ -94,7 +90,7 @@ func (l *LocalLimiter) Pause(_ context.Context, key string, d time.Duration) err
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
-	b.pause = later(b.pause, l.clock.Now().Add(d))
+	b.Bucket = PauseFor(b.Bucket, l.clock.Now().UnixNano(), int64(d))
 	l.buckets[key] = b
 	return nil
 }
@@ -120,15 +116,8 @@ func (l *LocalLimiter) sweep(now time.Time) {
 	}
 	l.reserves = 0
 	for key, b := range l.buckets {
-		if !b.tat.After(now) && !b.pause.After(now) && aimdFactor(b.slow, b.slowAt, now) == 1 {
+		if Full(b.Bucket, now.UnixNano()) && aimdFactor(b.slow, b.slowAt, now) == 1 {
 			delete(l.buckets, key)
 		}
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
