@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +72,25 @@ type heraldApp struct {
 	done   chan error
 	stop   context.CancelFunc
 	http   *http.Client
+	// env is this replica's environment, read by Serve (and by the one-shot
+	// commands a test runs beside it) instead of the process's, so that
+	// tests with their own herald run in parallel.
+	env map[string]string
+}
+
+// getenv reads a's environment, as os.Getenv reads the process's.
+func (a *heraldApp) getenv(name string) string { return a.env[name] }
+
+// envWith is a copy of env with the given changes.
+func envWith(env map[string]string, tweak ...func(env map[string]string)) map[string]string {
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[k] = v
+	}
+	for _, f := range tweak {
+		f(out)
+	}
+	return out
 }
 
 func freeAddr(t *testing.T) string {
@@ -106,12 +127,7 @@ func startApp(t *testing.T, config string, tweak ...func(env map[string]string))
 		"TWILIO_ACCOUNT_SID": a.twilio.AccountSID, "TWILIO_AUTH_TOKEN": a.twilio.AuthToken, "TWILIO_API_URL": a.twilio.URL,
 		"TWILIO_SMS_FROM": appSMSFrom, "TWILIO_WHATSAPP_FROM": appWhatsApp, "LOG_LEVEL": "warn",
 	}
-	for _, f := range tweak {
-		f(env)
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	a.env = envWith(env, tweak...)
 	var ctx context.Context
 	ctx, a.stop = context.WithCancel(context.Background())
 	a.ctx = context.Background()
@@ -121,10 +137,10 @@ func startApp(t *testing.T, config string, tweak ...func(env map[string]string))
 		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	}
 	go func() {
-		a.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger})
+		a.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger, Getenv: a.getenv})
 	}()
 	t.Cleanup(a.shutdown)
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for {
 		resp, err := a.http.Get(a.url + "/readyz")
 		if err == nil {
@@ -139,7 +155,7 @@ func startApp(t *testing.T, config string, tweak ...func(env map[string]string))
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("herald not ready after 15s (last: %v)", err)
+			t.Fatalf("herald not ready after %v (last: %v)", waitLimit, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -199,10 +215,15 @@ func (a *heraldApp) inbound(form url.Values) (int, string) {
 	return code, string(body)
 }
 
-// eventually polls cond until it holds or 15 s pass.
+// waitLimit bounds every wait for something herald does. It is not a speed
+// check: tests run in parallel on small machines, and only a herald that
+// never gets there should hit it.
+const waitLimit = 60 * time.Second
+
+// eventually polls cond until it holds or waitLimit passes.
 func (a *heraldApp) eventually(what string, cond func() bool) {
 	a.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			a.t.Fatalf("timed out waiting for %s", what)
@@ -211,22 +232,51 @@ func (a *heraldApp) eventually(what string, cond func() bool) {
 	}
 }
 
+var incidentIDIn = regexp.MustCompile(`INC-\d+`)
+
+// waitDeclared waits until herald has finished declaring the incident named
+// in root's text: Declare posts the root message, then saves the incident
+// with its thread and audits the declaration. A test that acts in the
+// thread as soon as the root message shows could otherwise find herald
+// between the two, for as long as a busy machine keeps it there.
+func (a *heraldApp) waitDeclared(root string) {
+	a.t.Helper()
+	id := incidentIDIn.FindString(root)
+	if id == "" {
+		a.t.Fatalf("no incident id in the root message %q", root)
+	}
+	cfg := filepath.Join(a.t.TempDir(), "herald.yaml")
+	if err := os.WriteFile(cfg, []byte(exampleConfig), 0o600); err != nil {
+		a.t.Fatal(err)
+	}
+	a.eventually(id+"'s declaration in the audit trail", func() bool {
+		var out bytes.Buffer
+		err := app.Audit(a.ctx, app.AuditOptions{ConfigPath: cfg, IncidentID: id, Logger: zerolog.Nop(), Out: &out, Getenv: a.getenv})
+		if err != nil {
+			a.t.Fatalf("herald audit %s: %v", id, err)
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.Contains(line, "  incident.declare  ") && !strings.Contains(line, "not posted") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // startReplica starts a second `herald serve` beside a, as another pod of the
 // same install would run: the same REDIS_URL, HERALD_DATA_KEY, fake Slack and
 // fake Twilio, its own listen address. HERALD_PUBLIC_URL stays a's, as behind
 // a load balancer. It is stopped like a when the test ends; stop it earlier
-// with shutdown (as SIGTERM would).
-func (a *heraldApp) startReplica(config string) *heraldApp {
+// with shutdown (as SIGTERM would). tweak may change its environment.
+func (a *heraldApp) startReplica(config string, tweak ...func(env map[string]string)) *heraldApp {
 	t := a.t
 	t.Helper()
-	b := &heraldApp{t: t, ctx: context.Background(), redis: a.redis, slack: a.slack, twilio: a.twilio,
-		signer: a.signer, http: a.http, done: make(chan error, 1)}
 	addr := freeAddr(t)
+	b := &heraldApp{t: t, ctx: context.Background(), redis: a.redis, slack: a.slack, twilio: a.twilio,
+		signer: a.signer, http: a.http, done: make(chan error, 1),
+		env: envWith(a.env, append([]func(map[string]string){func(env map[string]string) { env["HERALD_ADDR"] = addr }}, tweak...)...)}
 	b.url = "http://" + addr
-	// Serve reads the environment once, at start.
-	first := os.Getenv("HERALD_ADDR")
-	t.Setenv("HERALD_ADDR", addr)
-	defer os.Setenv("HERALD_ADDR", first)
 	b.serve(config, "replica 2")
 	return b
 }
@@ -247,7 +297,7 @@ func (b *heraldApp) serve(config, label string) {
 		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Str("herald", label).Logger()
 	}
 	go func() {
-		b.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger})
+		b.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger, Getenv: b.getenv})
 	}()
 	t.Cleanup(b.shutdown)
 	b.eventually(label+" ready", func() bool {
@@ -287,7 +337,7 @@ func (a *heraldApp) restart(config string) *heraldApp {
 	a.t.Helper()
 	a.shutdown()
 	b := &heraldApp{t: a.t, ctx: a.ctx, url: a.url, redis: a.redis, slack: a.slack, twilio: a.twilio,
-		signer: a.signer, http: a.http, done: make(chan error, 1)}
+		signer: a.signer, http: a.http, done: make(chan error, 1), env: a.env}
 	b.serve(config, "restarted herald")
 	return b
 }
