@@ -230,11 +230,18 @@ func TestRateLimitIsSharedAcrossReplicas(t *testing.T) {
 func TestPauseDelaysTokens(t *testing.T) {
 	ctx := ctxT(t)
 	s := newFixture(t).store
+	var now atomic.Int64 // the scripts' clock, still between the two calls
+	now.Store(time.Now().UnixMicro())
+	s.rateNow = now.Load
 	must(t, s.Pause(ctx, "wa:sender", 300*time.Millisecond))
 	wait, err := s.Reserve(ctx, "wa:sender", 100, 10)
 	must(t, err)
-	if wait <= 200*time.Millisecond || wait > 300*time.Millisecond {
-		t.Fatalf("wait after a 300ms pause = %v", wait)
+	if wait != 300*time.Millisecond {
+		t.Fatalf("wait after a 300ms pause = %v, want 300ms", wait)
+	}
+	now.Add(100 * 1000) // 100 ms later
+	if wait, _ := s.Reserve(ctx, "wa:sender", 100, 10); wait != 210*time.Millisecond {
+		t.Fatalf("wait 100ms into a 300ms pause, after one token = %v, want 210ms (the pause's rest, then one interval)", wait)
 	}
 	if other, _ := s.Reserve(ctx, "sms:sender", 100, 10); other != 0 {
 		t.Fatalf("pausing one bucket delayed another by %v", other)
