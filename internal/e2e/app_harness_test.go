@@ -3,14 +3,17 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,8 +96,19 @@ func envWith(env map[string]string, tweak ...func(env map[string]string)) map[st
 	return out
 }
 
+// freeAddr is a loopback address nothing listens on. It is taken below
+// the kernel's ephemeral range (where the outgoing connections of tests
+// running in parallel take their local ports, and could take this one
+// before herald listens on it); startApp tries another if it is taken anyway.
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	for range 50 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +121,7 @@ func freeAddr(t *testing.T) string {
 // the environment before start.
 func startApp(t *testing.T, config string, tweak ...func(env map[string]string)) *heraldApp {
 	t.Helper()
-	a := &heraldApp{t: t, redis: redistest.Start(t), signer: slackapi.Signer{Secret: signingSecret},
+	a := &heraldApp{t: t, ctx: context.Background(), redis: redistest.Start(t), signer: slackapi.Signer{Secret: signingSecret},
 		http: &http.Client{Timeout: 10 * time.Second}}
 	a.slack = slackapi.New()
 	t.Cleanup(a.slack.Close)
@@ -115,11 +129,6 @@ func startApp(t *testing.T, config string, tweak ...func(env map[string]string))
 	t.Cleanup(a.twilio.Close)
 	addr := freeAddr(t)
 	a.url = "http://" + addr
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "herald.yaml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	env := map[string]string{
 		"HERALD_ADDR": addr, "HERALD_PUBLIC_URL": a.url, "REDIS_URL": a.redis.URL(),
 		"HERALD_DATA_KEY": crypto.GenerateKey(),
@@ -128,36 +137,28 @@ func startApp(t *testing.T, config string, tweak ...func(env map[string]string))
 		"TWILIO_SMS_FROM": appSMSFrom, "TWILIO_WHATSAPP_FROM": appWhatsApp, "LOG_LEVEL": "warn",
 	}
 	a.env = envWith(env, tweak...)
-	var ctx context.Context
-	ctx, a.stop = context.WithCancel(context.Background())
-	a.ctx = context.Background()
-	a.done = make(chan error, 1)
-	logger := zerolog.New(io.Discard)
-	if testing.Verbose() {
-		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	}
-	go func() {
-		a.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger, Getenv: a.getenv})
-	}()
-	t.Cleanup(a.shutdown)
-	deadline := time.Now().Add(waitLimit)
-	for {
-		resp, err := a.http.Get(a.url + "/readyz")
+	a.serveOnFreeAddr(config, "herald")
+	return a
+}
+
+// serveOnFreeAddr is serve, on another free address if the one in a's
+// environment was taken before herald could listen on it (a's public URL
+// follows, unless a test set its own).
+func (a *heraldApp) serveOnFreeAddr(config, label string) {
+	a.t.Helper()
+	for attempt := 1; ; attempt++ {
+		err := a.tryServe(config, label)
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return a
-			}
+			return
 		}
-		select {
-		case err := <-a.done:
-			t.Fatalf("herald serve stopped at start: %v", err)
-		default:
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			a.t.Fatalf("%s: herald serve stopped at start: %v", label, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("herald not ready after %v (last: %v)", waitLimit, err)
+		addr := freeAddr(a.t)
+		if a.env["HERALD_PUBLIC_URL"] == a.url {
+			a.env["HERALD_PUBLIC_URL"] = "http://" + addr
 		}
-		time.Sleep(50 * time.Millisecond)
+		a.env["HERALD_ADDR"], a.url = addr, "http://"+addr
 	}
 }
 
@@ -274,16 +275,24 @@ func (a *heraldApp) startReplica(config string, tweak ...func(env map[string]str
 	t.Helper()
 	addr := freeAddr(t)
 	b := &heraldApp{t: t, ctx: context.Background(), redis: a.redis, slack: a.slack, twilio: a.twilio,
-		signer: a.signer, http: a.http, done: make(chan error, 1),
+		signer: a.signer, http: a.http, url: "http://" + addr,
 		env: envWith(a.env, append([]func(map[string]string){func(env map[string]string) { env["HERALD_ADDR"] = addr }}, tweak...)...)}
-	b.url = "http://" + addr
-	b.serve(config, "replica 2")
+	b.serveOnFreeAddr(config, "replica 2")
 	return b
 }
 
 // serve starts `herald serve` for b with config and waits until it is ready;
 // label names it in verbose logs and failures.
 func (b *heraldApp) serve(config, label string) {
+	b.t.Helper()
+	if err := b.tryServe(config, label); err != nil {
+		b.t.Fatalf("%s: herald serve stopped at start: %v", label, err)
+	}
+}
+
+// tryServe starts `herald serve` for b and waits until it is ready; the
+// error is Serve's if it stopped at start.
+func (b *heraldApp) tryServe(config, label string) error {
 	t := b.t
 	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "herald.yaml")
@@ -292,18 +301,23 @@ func (b *heraldApp) serve(config, label string) {
 	}
 	var ctx context.Context
 	ctx, b.stop = context.WithCancel(context.Background())
+	b.done = make(chan error, 1)
 	logger := zerolog.New(io.Discard)
 	if testing.Verbose() {
 		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Str("herald", label).Logger()
 	}
+	done := b.done
 	go func() {
-		b.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger, Getenv: b.getenv})
+		done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger, Getenv: b.getenv})
 	}()
 	t.Cleanup(b.shutdown)
+	var failed error
 	b.eventually(label+" ready", func() bool {
 		select {
-		case err := <-b.done:
-			t.Fatalf("%s: herald serve stopped at start: %v", label, err)
+		case failed = <-done:
+			b.stop() // nothing left to shut down
+			b.stop = nil
+			return true
 		default:
 		}
 		resp, err := b.http.Get(b.url + "/readyz")
@@ -313,6 +327,10 @@ func (b *heraldApp) serve(config, label string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	if failed == nil && b.stop == nil {
+		failed = errors.New("stopped without an error")
+	}
+	return failed
 }
 
 // startAppWith is startApp with a fake Slack built with slackOpts, e.g.
@@ -337,7 +355,7 @@ func (a *heraldApp) restart(config string) *heraldApp {
 	a.t.Helper()
 	a.shutdown()
 	b := &heraldApp{t: a.t, ctx: a.ctx, url: a.url, redis: a.redis, slack: a.slack, twilio: a.twilio,
-		signer: a.signer, http: a.http, done: make(chan error, 1), env: a.env}
+		signer: a.signer, http: a.http, env: a.env}
 	b.serve(config, "restarted herald")
 	return b
 }
