@@ -73,7 +73,7 @@ func newActionWorld(t *testing.T) *actionWorld {
 		c.Replier = w.rep
 		c.IsResponder = func(by bot.Actor) bool { return by.ID == actionUser }
 	})
-	w.chat = NewChat(w.slack.Client(), ChatOptions{})
+	w.chat = NewChat(w.slack.Client(), ChatOptions{PostsPerSecond: 1000}) // pacing has its own test
 	th, err := w.chat.PostRoot(w.ctx(), actionChannel, workflow.RootMessage(bot.Incident{ID: "INC-7", Title: "Database outage", Severity: 2, State: bot.IncidentOpen}))
 	if err != nil {
 		t.Fatal(err)

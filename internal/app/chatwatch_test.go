@@ -21,12 +21,19 @@ func TestTimingsFollowDownAfter(t *testing.T) {
 			downBackoff: 10 * time.Second, housekeep: 5 * time.Second}},
 		{2 * time.Second, chatTimings{idleProbe: 666666666, retry: 166666666, timeout: 666666666,
 			downBackoff: 4 * time.Second, housekeep: 500 * time.Millisecond}},
+		{time.Second, chatTimings{idleProbe: 333333333, retry: 83333333, timeout: 333333333,
+			downBackoff: 2 * time.Second, housekeep: 250 * time.Millisecond}},
 		{10 * time.Minute, chatTimings{idleProbe: 10 * time.Second, retry: 2500 * time.Millisecond, timeout: 5 * time.Second,
 			downBackoff: 10 * time.Second, housekeep: 5 * time.Second}},
 	} {
 		got := timingsFor(tc.downAfter)
 		if got != tc.want {
 			t.Errorf("down_after %v: timings %+v, want %+v", tc.downAfter, got, tc.want)
+		}
+		// A forced mode (herald failover on) reaches every replica at its
+		// next housekeeping tick: the README promises within 5 s.
+		if got.housekeep > 5*time.Second {
+			t.Errorf("down_after %v: housekeeping every %v, want at most 5s", tc.downAfter, got.housekeep)
 		}
 		// Three failures must fit in down_after, or the outage is noticed late.
 		if d := tc.downAfter; d > 0 && d <= 30*time.Second && 2*got.retry+got.timeout > d {

@@ -14,6 +14,9 @@ type ServeOptions struct {
 	ConfigPath string
 	Version    string
 	Logger     zerolog.Logger
+	// Getenv reads the environment (nil: os.Getenv). Tests that run several
+	// herald replicas in one process give each its own.
+	Getenv func(string) string
 }
 
 // SendOptions are `herald send`'s inputs: relay an update from a terminal
@@ -26,5 +29,6 @@ type SendOptions struct {
 	SMSOnly    bool
 	IncidentID string // empty: the newest open incident, or a new one
 	Logger     zerolog.Logger
-	Out        io.Writer // the reach report for the person at the terminal
+	Out        io.Writer           // the reach report for the person at the terminal
+	Getenv     func(string) string // nil: os.Getenv
 }

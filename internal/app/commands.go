@@ -23,8 +23,8 @@ import (
 
 // openStore reads the config and the environment and connects to Redis, for
 // the one-shot commands that need nothing else.
-func openStore(ctx context.Context, configPath string) (*config.Config, *redisadapter.Store, error) {
-	cfg, env, err := loadAll(configPath, false)
+func openStore(ctx context.Context, configPath string, getenv func(string) string) (*config.Config, *redisadapter.Store, error) {
+	cfg, env, err := loadAll(configPath, false, getenv)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -73,7 +73,7 @@ func Send(ctx context.Context, o SendOptions) int {
 		fmt.Fprintf(out, "herald send: "+format+"\n", args...)
 		return 1
 	}
-	cfg, env, err := loadAll(o.ConfigPath, false)
+	cfg, env, err := loadAll(o.ConfigPath, false, o.Getenv)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -230,12 +230,13 @@ type FailoverOptions struct {
 	Mode       string // FailoverOn, FailoverOff or FailoverStatus
 	Logger     zerolog.Logger
 	Out        io.Writer
+	Getenv     func(string) string // nil: os.Getenv
 }
 
 // Failover forces SMS-only mode on for every replica, hands the decision
 // back to the chat health check (off), or prints the override (status).
 func Failover(ctx context.Context, o FailoverOptions) error {
-	_, store, err := openStore(ctx, o.ConfigPath)
+	_, store, err := openStore(ctx, o.ConfigPath, o.Getenv)
 	if err != nil {
 		return err
 	}
@@ -278,6 +279,7 @@ type ForgetOptions struct {
 	Phone      string
 	Logger     zerolog.Logger
 	Out        io.Writer
+	Getenv     func(string) string // nil: os.Getenv
 }
 
 // Forget erases everything herald keeps about one phone number (GDPR
@@ -287,7 +289,7 @@ func Forget(ctx context.Context, o ForgetOptions) error {
 	if err != nil {
 		return fmt.Errorf("%q: %w", o.Phone, err)
 	}
-	cfg, store, err := openStore(ctx, o.ConfigPath)
+	cfg, store, err := openStore(ctx, o.ConfigPath, o.Getenv)
 	if err != nil {
 		return err
 	}
@@ -313,12 +315,13 @@ type AuditOptions struct {
 	Last       int64
 	Logger     zerolog.Logger
 	Out        io.Writer
+	Getenv     func(string) string // nil: os.Getenv
 }
 
 // Audit prints the audit trail, one entry per line, oldest first. Entries
 // never hold a raw phone number (callers store them masked).
 func Audit(ctx context.Context, o AuditOptions) error {
-	_, store, err := openStore(ctx, o.ConfigPath)
+	_, store, err := openStore(ctx, o.ConfigPath, o.Getenv)
 	if err != nil {
 		return err
 	}

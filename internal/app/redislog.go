@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -11,10 +13,23 @@ import (
 // redisLogger sends go-redis's own chatter (connection retries) to our
 // logger at debug level instead of raw lines on stderr; herald reports the
 // errors that matter itself.
-type redisLogger struct{ log zerolog.Logger }
+type redisLogger struct{}
 
-func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
-	l.log.Debug().Str("component", "go-redis").Msg(fmt.Sprintf(format, v...))
+func (redisLogger) Printf(_ context.Context, format string, v ...any) {
+	if l := redisLog.Load(); l != nil {
+		l.Debug().Str("component", "go-redis").Msg(fmt.Sprintf(format, v...))
+	}
 }
 
-func routeRedisLogs(log zerolog.Logger) { goredis.SetLogger(redisLogger{log: log}) }
+// go-redis's logger is one process-wide variable: it is installed once and
+// reads the logger last routed here, so that several herald replicas in one
+// process (the end-to-end tests) do not write the variable concurrently.
+var (
+	redisLog        atomic.Pointer[zerolog.Logger]
+	redisLogInstall sync.Once
+)
+
+func routeRedisLogs(log zerolog.Logger) {
+	redisLog.Store(&log)
+	redisLogInstall.Do(func() { goredis.SetLogger(redisLogger{}) })
+}

@@ -23,14 +23,18 @@ import (
 // Messenger keeps as many connections alive.
 const relayWorkers = 32
 
-// loadAll reads the config file and the environment; problems are returned
-// as one error naming every key or variable.
-func loadAll(path string, forServe bool) (*config.Config, config.Env, error) {
+// loadAll reads the config file and the environment (through getenv,
+// os.Getenv if nil); problems are returned as one error naming every key or
+// variable.
+func loadAll(path string, forServe bool, getenv func(string) string) (*config.Config, config.Env, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, config.Env{}, fmt.Errorf("config %s:\n%w", path, err)
 	}
-	env, err := config.EnvFrom(os.Getenv)
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	env, err := config.EnvFrom(getenv)
 	if err != nil {
 		return nil, config.Env{}, err
 	}
@@ -47,7 +51,7 @@ func loadAll(path string, forServe bool) (*config.Config, config.Env, error) {
 // shuts down gracefully: the server stops taking requests and finishes the
 // ones in flight, workers finish the jobs they hold.
 func Serve(ctx context.Context, o ServeOptions) error {
-	cfg, env, err := loadAll(o.ConfigPath, true)
+	cfg, env, err := loadAll(o.ConfigPath, true, o.Getenv)
 	if err != nil {
 		return err
 	}

@@ -162,7 +162,9 @@ func (a *heraldApp) slackDeclare(user, text string, nth int) slackapi.Message {
 		a.t.Fatalf("/incident %s: HTTP %d %s", text, code, body)
 	}
 	a.eventually("root message "+strconv.Itoa(nth), func() bool { return len(a.rootPosts()) >= nth })
-	return a.rootPosts()[nth-1]
+	root := a.rootPosts()[nth-1]
+	a.waitDeclared(root.AllText())
+	return root
 }
 
 // roots are the top-level messages in the incident channel.
@@ -281,6 +283,7 @@ func buttonValue(t *testing.T, m slackapi.Message, actionID string) string {
 // channel, and Twilio's status callbacks turn the thread's progress message
 // into the final summary.
 func TestServeSlackFlowDeclareComposeApproveRelay(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, flowConfig)
 	a.twilio.SetAutoStatus(&twilioapi.AutoStatus{Step: 300 * time.Millisecond})
 
@@ -412,6 +415,7 @@ func jsonEqual(a, b string) bool {
 // too long ago, gets 401 and does nothing; a well-signed but malformed one
 // gets 400 with a reason.
 func TestServeRefusesBadSlackRequests(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, flowConfig)
 	declare := url.Values{"team_id": {"T0001"}, "channel_id": {"C0INCIDENTS"}, "user_id": {"U0RESP1"}, "user_name": {"u0resp1"},
 		"command": {"/incident"}, "text": {"new Checkout down --sev 2"}, "trigger_id": {newTriggerID()}}
@@ -458,7 +462,12 @@ func TestServeRefusesBadSlackRequests(t *testing.T) {
 		t.Fatalf("first served declaration is not INC-1: %s", root.AllText())
 	}
 	for _, c := range a.slack.Calls() {
-		if c.Method != "chat.postMessage" && c.Method != "chat.postEphemeral" && c.Method != "auth.test" {
+		switch c.Method {
+		case "chat.postMessage", "chat.postEphemeral", "auth.test":
+		case "conversations.members", "users.info":
+			// herald's own watcher phone cache, refreshed soon after start
+			// whatever requests come in (how soon depends on the machine).
+		default:
 			t.Errorf("unexpected Slack call %s", c.Method)
 		}
 	}
@@ -478,6 +487,7 @@ func withBody(r *http.Request, body string) *http.Request {
 // unsubscribed (21610) and shows as failed with its code in the summary; a
 // forged status callback is refused and changes nothing.
 func TestServeRelayFallsBackAndReportsFailures(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, flowConfig)
 	a.twilio.SetAutoStatus(&twilioapi.AutoStatus{})
 	a.twilio.FailTo("whatsapp:"+flowDanaPhone, twilioapi.Fault{Status: http.StatusBadRequest, Code: 63016,

@@ -1,14 +1,19 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,10 +75,40 @@ type heraldApp struct {
 	done   chan error
 	stop   context.CancelFunc
 	http   *http.Client
+	// env is this replica's environment, read by Serve (and by the one-shot
+	// commands a test runs beside it) instead of the process's, so that
+	// tests with their own herald run in parallel.
+	env map[string]string
 }
 
+// getenv reads a's environment, as os.Getenv reads the process's.
+func (a *heraldApp) getenv(name string) string { return a.env[name] }
+
+// envWith is a copy of env with the given changes.
+func envWith(env map[string]string, tweak ...func(env map[string]string)) map[string]string {
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[k] = v
+	}
+	for _, f := range tweak {
+		f(out)
+	}
+	return out
+}
+
+// freeAddr is a loopback address nothing listens on. It is taken below
+// the kernel's ephemeral range (where the outgoing connections of tests
+// running in parallel take their local ports, and could take this one
+// before herald listens on it); startApp tries another if it is taken anyway.
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	for range 50 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +121,7 @@ func freeAddr(t *testing.T) string {
 // the environment before start.
 func startApp(t *testing.T, config string, tweak ...func(env map[string]string)) *heraldApp {
 	t.Helper()
-	a := &heraldApp{t: t, redis: redistest.Start(t), signer: slackapi.Signer{Secret: signingSecret},
+	a := &heraldApp{t: t, ctx: context.Background(), redis: redistest.Start(t), signer: slackapi.Signer{Secret: signingSecret},
 		http: &http.Client{Timeout: 10 * time.Second}}
 	a.slack = slackapi.New()
 	t.Cleanup(a.slack.Close)
@@ -94,11 +129,6 @@ func startApp(t *testing.T, config string, tweak ...func(env map[string]string))
 	t.Cleanup(a.twilio.Close)
 	addr := freeAddr(t)
 	a.url = "http://" + addr
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "herald.yaml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	env := map[string]string{
 		"HERALD_ADDR": addr, "HERALD_PUBLIC_URL": a.url, "REDIS_URL": a.redis.URL(),
 		"HERALD_DATA_KEY": crypto.GenerateKey(),
@@ -106,42 +136,29 @@ func startApp(t *testing.T, config string, tweak ...func(env map[string]string))
 		"TWILIO_ACCOUNT_SID": a.twilio.AccountSID, "TWILIO_AUTH_TOKEN": a.twilio.AuthToken, "TWILIO_API_URL": a.twilio.URL,
 		"TWILIO_SMS_FROM": appSMSFrom, "TWILIO_WHATSAPP_FROM": appWhatsApp, "LOG_LEVEL": "warn",
 	}
-	for _, f := range tweak {
-		f(env)
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	var ctx context.Context
-	ctx, a.stop = context.WithCancel(context.Background())
-	a.ctx = context.Background()
-	a.done = make(chan error, 1)
-	logger := zerolog.New(io.Discard)
-	if testing.Verbose() {
-		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	}
-	go func() {
-		a.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger})
-	}()
-	t.Cleanup(a.shutdown)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := a.http.Get(a.url + "/readyz")
+	a.env = envWith(env, tweak...)
+	a.serveOnFreeAddr(config, "herald")
+	return a
+}
+
+// serveOnFreeAddr is serve, on another free address if the one in a's
+// environment was taken before herald could listen on it (a's public URL
+// follows, unless a test set its own).
+func (a *heraldApp) serveOnFreeAddr(config, label string) {
+	a.t.Helper()
+	for attempt := 1; ; attempt++ {
+		err := a.tryServe(config, label)
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return a
-			}
+			return
 		}
-		select {
-		case err := <-a.done:
-			t.Fatalf("herald serve stopped at start: %v", err)
-		default:
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			a.t.Fatalf("%s: herald serve stopped at start: %v", label, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("herald not ready after 15s (last: %v)", err)
+		addr := freeAddr(a.t)
+		if a.env["HERALD_PUBLIC_URL"] == a.url {
+			a.env["HERALD_PUBLIC_URL"] = "http://" + addr
 		}
-		time.Sleep(50 * time.Millisecond)
+		a.env["HERALD_ADDR"], a.url = addr, "http://"+addr
 	}
 }
 
@@ -199,10 +216,15 @@ func (a *heraldApp) inbound(form url.Values) (int, string) {
 	return code, string(body)
 }
 
-// eventually polls cond until it holds or 15 s pass.
+// waitLimit bounds every wait for something herald does. It is not a speed
+// check: tests run in parallel on small machines, and only a herald that
+// never gets there should hit it.
+const waitLimit = 60 * time.Second
+
+// eventually polls cond until it holds or waitLimit passes.
 func (a *heraldApp) eventually(what string, cond func() bool) {
 	a.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			a.t.Fatalf("timed out waiting for %s", what)
@@ -211,29 +233,66 @@ func (a *heraldApp) eventually(what string, cond func() bool) {
 	}
 }
 
+var incidentIDIn = regexp.MustCompile(`INC-\d+`)
+
+// waitDeclared waits until herald has finished declaring the incident named
+// in root's text: Declare posts the root message, then saves the incident
+// with its thread and audits the declaration. A test that acts in the
+// thread as soon as the root message shows could otherwise find herald
+// between the two, for as long as a busy machine keeps it there.
+func (a *heraldApp) waitDeclared(root string) {
+	a.t.Helper()
+	id := incidentIDIn.FindString(root)
+	if id == "" {
+		a.t.Fatalf("no incident id in the root message %q", root)
+	}
+	cfg := filepath.Join(a.t.TempDir(), "herald.yaml")
+	if err := os.WriteFile(cfg, []byte(exampleConfig), 0o600); err != nil {
+		a.t.Fatal(err)
+	}
+	a.eventually(id+"'s declaration in the audit trail", func() bool {
+		var out bytes.Buffer
+		err := app.Audit(a.ctx, app.AuditOptions{ConfigPath: cfg, IncidentID: id, Logger: zerolog.Nop(), Out: &out, Getenv: a.getenv})
+		if err != nil {
+			a.t.Fatalf("herald audit %s: %v", id, err)
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.Contains(line, "  incident.declare  ") && !strings.Contains(line, "not posted") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // startReplica starts a second `herald serve` beside a, as another pod of the
 // same install would run: the same REDIS_URL, HERALD_DATA_KEY, fake Slack and
 // fake Twilio, its own listen address. HERALD_PUBLIC_URL stays a's, as behind
 // a load balancer. It is stopped like a when the test ends; stop it earlier
-// with shutdown (as SIGTERM would).
-func (a *heraldApp) startReplica(config string) *heraldApp {
+// with shutdown (as SIGTERM would). tweak may change its environment.
+func (a *heraldApp) startReplica(config string, tweak ...func(env map[string]string)) *heraldApp {
 	t := a.t
 	t.Helper()
-	b := &heraldApp{t: t, ctx: context.Background(), redis: a.redis, slack: a.slack, twilio: a.twilio,
-		signer: a.signer, http: a.http, done: make(chan error, 1)}
 	addr := freeAddr(t)
-	b.url = "http://" + addr
-	// Serve reads the environment once, at start.
-	first := os.Getenv("HERALD_ADDR")
-	t.Setenv("HERALD_ADDR", addr)
-	defer os.Setenv("HERALD_ADDR", first)
-	b.serve(config, "replica 2")
+	b := &heraldApp{t: t, ctx: context.Background(), redis: a.redis, slack: a.slack, twilio: a.twilio,
+		signer: a.signer, http: a.http, url: "http://" + addr,
+		env: envWith(a.env, append([]func(map[string]string){func(env map[string]string) { env["HERALD_ADDR"] = addr }}, tweak...)...)}
+	b.serveOnFreeAddr(config, "replica 2")
 	return b
 }
 
 // serve starts `herald serve` for b with config and waits until it is ready;
 // label names it in verbose logs and failures.
 func (b *heraldApp) serve(config, label string) {
+	b.t.Helper()
+	if err := b.tryServe(config, label); err != nil {
+		b.t.Fatalf("%s: herald serve stopped at start: %v", label, err)
+	}
+}
+
+// tryServe starts `herald serve` for b and waits until it is ready; the
+// error is Serve's if it stopped at start.
+func (b *heraldApp) tryServe(config, label string) error {
 	t := b.t
 	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "herald.yaml")
@@ -242,18 +301,23 @@ func (b *heraldApp) serve(config, label string) {
 	}
 	var ctx context.Context
 	ctx, b.stop = context.WithCancel(context.Background())
+	b.done = make(chan error, 1)
 	logger := zerolog.New(io.Discard)
 	if testing.Verbose() {
 		logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Str("herald", label).Logger()
 	}
+	done := b.done
 	go func() {
-		b.done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger})
+		done <- app.Serve(ctx, app.ServeOptions{ConfigPath: cfgPath, Version: "e2e", Logger: logger, Getenv: b.getenv})
 	}()
 	t.Cleanup(b.shutdown)
+	var failed error
 	b.eventually(label+" ready", func() bool {
 		select {
-		case err := <-b.done:
-			t.Fatalf("%s: herald serve stopped at start: %v", label, err)
+		case failed = <-done:
+			b.stop() // nothing left to shut down
+			b.stop = nil
+			return true
 		default:
 		}
 		resp, err := b.http.Get(b.url + "/readyz")
@@ -263,6 +327,10 @@ func (b *heraldApp) serve(config, label string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	if failed == nil && b.stop == nil {
+		failed = errors.New("stopped without an error")
+	}
+	return failed
 }
 
 // startAppWith is startApp with a fake Slack built with slackOpts, e.g.
@@ -287,7 +355,7 @@ func (a *heraldApp) restart(config string) *heraldApp {
 	a.t.Helper()
 	a.shutdown()
 	b := &heraldApp{t: a.t, ctx: a.ctx, url: a.url, redis: a.redis, slack: a.slack, twilio: a.twilio,
-		signer: a.signer, http: a.http, done: make(chan error, 1)}
+		signer: a.signer, http: a.http, env: a.env}
 	b.serve(config, "restarted herald")
 	return b
 }

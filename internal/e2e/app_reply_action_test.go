@@ -40,12 +40,14 @@ func messageShortcut(t *testing.T, user, callbackID string, m slackapi.Message) 
 // opens *Reply to stakeholder*, types the answer, and it reaches the
 // stakeholder over WhatsApp and is echoed in the thread; others are refused.
 func TestServeReplyToStakeholderShortcut(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, exampleConfig)
 	if code, _ := a.command("U0RESP1", "C0INCIDENTS", "new Checkout down --sev 2"); code != http.StatusOK {
 		t.Fatalf("declare: HTTP %d", code)
 	}
 	a.eventually("the root message", func() bool { return len(a.slack.Posts("C0INCIDENTS")) == 1 })
 	root := a.slack.Posts("C0INCIDENTS")[0]
+	a.waitDeclared(root.AllText())
 
 	// herald wrote to dana about INC-1, so her WhatsApp answer finds it.
 	a.command("U0RESP1", "C0INCIDENTS", "reply INC-1 dana We are looking into checkout.")

@@ -32,6 +32,7 @@ type sendEnv struct {
 	twilio *twilioapi.Server
 	slack  *slackapi.Server
 	config string
+	env    map[string]string // what the operator's shell exports
 }
 
 func newSendEnv(t *testing.T) *sendEnv {
@@ -43,13 +44,11 @@ func newSendEnv(t *testing.T) *sendEnv {
 	if err := os.WriteFile(e.config, []byte(exampleConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{
+	e.env = map[string]string{
 		"HERALD_PUBLIC_URL": "https://herald.example.com", "REDIS_URL": e.redis.URL(), "HERALD_DATA_KEY": crypto.GenerateKey(),
 		"SLACK_BOT_TOKEN": e.slack.BotToken, "SLACK_SIGNING_SECRET": signingSecret, "SLACK_API_URL": e.slack.APIURL(),
 		"TWILIO_ACCOUNT_SID": e.twilio.AccountSID, "TWILIO_AUTH_TOKEN": e.twilio.AuthToken, "TWILIO_API_URL": e.twilio.URL,
 		"TWILIO_SMS_FROM": appSMSFrom, "TWILIO_WHATSAPP_FROM": appWhatsApp,
-	} {
-		t.Setenv(k, v)
 	}
 	return e
 }
@@ -57,16 +56,17 @@ func newSendEnv(t *testing.T) *sendEnv {
 // send runs `herald send --audience <audiences> --template investigating
 // [--var k=v] [--sms-only]` and returns its exit code and what it printed.
 func (e *sendEnv) send(vars map[string]string, smsOnly bool, audiences ...string) (int, string) {
-	return runSend(e.t, e.config, "", vars, smsOnly, audiences...)
+	return runSend(e.t, func(name string) string { return e.env[name] }, e.config, "", vars, smsOnly, audiences...)
 }
 
-func runSend(t *testing.T, config, incident string, vars map[string]string, smsOnly bool, audiences ...string) (int, string) {
+// runSend runs herald send with the environment getenv reads.
+func runSend(t *testing.T, getenv func(string) string, config, incident string, vars map[string]string, smsOnly bool, audiences ...string) (int, string) {
 	t.Helper()
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code := app.Send(ctx, app.SendOptions{ConfigPath: config, Audiences: audiences, Template: "investigating",
-		Vars: vars, SMSOnly: smsOnly, IncidentID: incident, Logger: zerolog.Nop(), Out: &out})
+		Vars: vars, SMSOnly: smsOnly, IncidentID: incident, Logger: zerolog.Nop(), Out: &out, Getenv: getenv})
 	return code, out.String()
 }
 
@@ -77,6 +77,7 @@ const terminalSMS = "[SEV3] Update sent from the terminal: we are investigating.
 var sendSummary = regexp.MustCompile(`(?m)^INC-\d+-T\d+: (\d+) of (\d+) accepted by the provider \(\d+ delivered, \d+ read\), (\d+) failed(.*)$`)
 
 func TestSendRelaysToAnAudienceAndReports(t *testing.T) {
+	t.Parallel()
 	e := newSendEnv(t)
 	code, out := e.send(map[string]string{"next_update": "14:00 UTC"}, false, "it-ops")
 	if code != 0 {
@@ -110,6 +111,7 @@ func TestSendRelaysToAnAudienceAndReports(t *testing.T) {
 }
 
 func TestSendReportsAPermanentFailureWithItsCodeAndExits1(t *testing.T) {
+	t.Parallel()
 	e := newSendEnv(t)
 	e.twilio.FailTo(flowOmarPhone, twilioapi.ErrUnsubscribed)
 	code, out := e.send(map[string]string{"next_update": "14:00 UTC"}, false, "it-ops")
@@ -126,6 +128,7 @@ func TestSendReportsAPermanentFailureWithItsCodeAndExits1(t *testing.T) {
 }
 
 func TestSendSMSOnlyTextsWhatsAppRecipients(t *testing.T) {
+	t.Parallel()
 	e := newSendEnv(t)
 	code, out := e.send(map[string]string{"next_update": "14:00 UTC"}, true, "executives", "it-ops")
 	if code != 0 {
@@ -149,6 +152,7 @@ func TestSendSMSOnlyTextsWhatsAppRecipients(t *testing.T) {
 }
 
 func TestSendRefusesAMissingTemplateFieldBeforeAnythingHappens(t *testing.T) {
+	t.Parallel()
 	e := newSendEnv(t)
 	good := map[string]string{"next_update": "14:00 UTC"}
 	for _, tc := range []struct {
@@ -195,6 +199,7 @@ func TestSendRefusesAMissingTemplateFieldBeforeAnythingHappens(t *testing.T) {
 // terminal, which is what the command is for. Stakeholders are texted
 // without waiting on Slack, and the progress message is kept for the thread.
 func TestSendWhileSlackIsDownStillSends(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, exampleConfig)
 	a.foDeclare("Checkout down")
 	a.slack.SetOutage(slackapi.OutageHang)
@@ -207,7 +212,7 @@ func TestSendWhileSlackIsDownStillSends(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		code, out := runSend(t, foWriteConfig(t, exampleConfig), "INC-1", map[string]string{"next_update": "14:00 UTC"}, false, "it-ops")
+		code, out := runSend(t, a.getenv, foWriteConfig(t, exampleConfig), "INC-1", map[string]string{"next_update": "14:00 UTC"}, false, "it-ops")
 		done <- result{code, out}
 	}()
 	omar := a.foWaitSMS(flowOmarPhone, "Next update 14:00 UTC")
@@ -240,8 +245,9 @@ func TestSendWhileSlackIsDownStillSends(t *testing.T) {
 // Without TWILIO_WHATSAPP_FROM herald still starts and sends: people who
 // prefer WhatsApp get the update by SMS.
 func TestWithoutAWhatsAppSenderWhatsAppRecipientsGetSMS(t *testing.T) {
+	t.Parallel()
 	e := newSendEnv(t)
-	t.Setenv("TWILIO_WHATSAPP_FROM", "")
+	e.env["TWILIO_WHATSAPP_FROM"] = ""
 	code, out := e.send(map[string]string{"next_update": "14:00 UTC"}, false, "executives", "it-ops")
 	if code != 0 {
 		t.Fatalf("herald send exited %d:\n%s", code, out)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestServeDeclaresAnIncidentAndRoutesAStrangersReplyToTriage(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, exampleConfig)
 
 	code, _ := a.command("U0RESP1", "C0INCIDENTS", "new Checkout down --sev 2")
@@ -42,7 +43,7 @@ func TestServeDeclaresAnIncidentAndRoutesAStrangersReplyToTriage(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := app.Audit(context.Background(), app.AuditOptions{ConfigPath: cfg, Logger: zerolog.Nop(), Out: &out}); err != nil {
+	if err := app.Audit(context.Background(), app.AuditOptions{ConfigPath: cfg, Logger: zerolog.Nop(), Out: &out, Getenv: a.getenv}); err != nil {
 		t.Fatal(err)
 	}
 	trail := out.String()
@@ -59,6 +60,7 @@ func TestServeDeclaresAnIncidentAndRoutesAStrangersReplyToTriage(t *testing.T) {
 // The contract's config example, exactly as ARCHITECTURE.md prints it (its
 // stakeholders.csv is not beside it), starts herald and serves /incident.
 func TestServeStartsWithTheContractsExampleAsItIs(t *testing.T) {
+	t.Parallel()
 	example, err := os.ReadFile(filepath.Join("..", "config", "testdata", "example.yaml"))
 	if err != nil {
 		t.Fatal(err)

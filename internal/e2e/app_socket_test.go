@@ -89,6 +89,7 @@ func ackText(t *testing.T, ack slackapi.Ack) string {
 }
 
 func TestSocketModeFlowDeclareComposeApproveRelay(t *testing.T) {
+	t.Parallel()
 	a := startSocketApp(t, flowConfig)
 	a.twilio.SetAutoStatus(&twilioapi.AutoStatus{Step: 200 * time.Millisecond})
 
@@ -102,6 +103,7 @@ func TestSocketModeFlowDeclareComposeApproveRelay(t *testing.T) {
 	if txt := root.AllText(); !strings.Contains(txt, "INC-1 · SEV2 · Checkout down") {
 		t.Fatalf("root message: %s", txt)
 	}
+	a.waitDeclared(root.AllText())
 
 	// compose: Notify stakeholders opens the modal, the template select
 	// adds its field, and the submission's ack carries the preview step
@@ -168,6 +170,7 @@ func TestSocketModeFlowDeclareComposeApproveRelay(t *testing.T) {
 // endpoints are still there (Slack may be switched back) and still refuse
 // what Slack did not sign.
 func TestSocketModeKeepsHTTPEndpointsSigned(t *testing.T) {
+	t.Parallel()
 	a := startSocketApp(t, flowConfig)
 	declare := []byte(url.Values{"team_id": {"T0001"}, "channel_id": {"C0INCIDENTS"}, "user_id": {"U0RESP1"},
 		"user_name": {"u0resp1"}, "command": {"/incident"}, "text": {"new Forged --sev 1"}, "trigger_id": {newTriggerID()}}.Encode())

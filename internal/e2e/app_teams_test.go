@@ -164,10 +164,12 @@ func (a *teamsApp) tmDeclare(title, id string) botframework.Activity {
 	if !root.Created || !strings.HasPrefix(root.ConversationID, tmChannel+";messageid=") {
 		a.t.Fatalf("root of %s: created %v in %s, want a new thread in the incident channel", id, root.Created, root.ConversationID)
 	}
+	a.waitDeclared(id)
 	return root
 }
 
 func TestServeTeamsFlowDeclareComposeApproveRelayAndReplyAfterRestart(t *testing.T) {
+	t.Parallel()
 	a := startTeamsApp(t, tmConfig, false)
 
 	// Declare: the root message starts a reply chain in the incident channel.
@@ -275,6 +277,7 @@ func TestServeTeamsFlowDeclareComposeApproveRelayAndReplyAfterRestart(t *testing
 // TestServeTeamsRefusesUnsignedActivities: 401 and no connector call for
 // activities without a valid Bot Connector token; triage goes to Teams.
 func TestServeTeamsRefusesUnsignedActivities(t *testing.T) {
+	t.Parallel()
 	a := startTeamsApp(t, tmConfig, false)
 	for name, opt := range map[string]botframework.TokenOption{
 		"unsigned":             botframework.Unsigned(),
@@ -306,6 +309,7 @@ func TestServeTeamsRefusesUnsignedActivities(t *testing.T) {
 // configured, an incident declared in Slack gets its stakeholders' replies
 // in Slack, one declared in Teams in Teams.
 func TestServeSlackAndTeamsKeepRepliesOnTheirPlatform(t *testing.T) {
+	t.Parallel()
 	a := startTeamsApp(t, tmConfig, true)
 
 	if code, _ := a.command("U0RESP1", "C0INCIDENTS", "new Payments slow --sev 3"); code != http.StatusOK {
@@ -316,6 +320,7 @@ func TestServeSlackAndTeamsKeepRepliesOnTheirPlatform(t *testing.T) {
 	if !strings.Contains(slackRoot.AllText(), "INC-1") {
 		t.Fatalf("Slack root: %s", slackRoot.AllText())
 	}
+	a.waitDeclared(slackRoot.AllText())
 	teamsRoot := a.tmDeclare("Checkout down", "INC-2")
 	if got := a.tmCount(http.MethodPost, "INC-1"); got != 0 {
 		t.Fatalf("the Slack incident reached Teams %d times", got)

@@ -127,6 +127,7 @@ func (a *heraldApp) outageUpdateReaches(update string, phones ...string) {
 }
 
 func TestWatcherPhonesCachedFromSlackGetDigestsDuringAnOutage(t *testing.T) {
+	t.Parallel()
 	a := startWithSlack(t, slackWithChannelMembers(t))
 	a.waitWatcherCache()
 	a.foDeclare("Checkout down")
@@ -162,6 +163,7 @@ func TestWatcherPhonesCachedFromSlackGetDigestsDuringAnOutage(t *testing.T) {
 // minute later); herald tries again soon instead of going without the
 // cache until the next periodic refresh.
 func TestWatcherPhoneCacheRetriesSoonAfterAFailure(t *testing.T) {
+	t.Parallel()
 	s := slackWithChannelMembers(t)
 	s.FailNext("conversations.members", "internal_error", 1)
 	a := startWithSlack(t, s)
@@ -178,9 +180,18 @@ func TestWatcherPhoneCacheRetriesSoonAfterAFailure(t *testing.T) {
 // rest of the periodic work: the configured watcher still gets the
 // responder's SMS-declared incident and update.
 func TestWatcherDigestsFlowWhenSlackHangsAtStart(t *testing.T) {
+	t.Parallel()
 	s := slackWithChannelMembers(t)
 	s.SetOutage(slackapi.OutageHang)
-	a := startWithSlack(t, s)
+	// Digests go at most once per watcher_digest_interval (2m in
+	// exampleConfig): the declaration and the update may well land in two
+	// digests, depending on when the housekeeping tick falls, and the second
+	// must not wait minutes.
+	cfg := strings.Replace(exampleConfig, "watcher_digest_interval: 2m", "watcher_digest_interval: 1s", 1)
+	a := startApp(t, cfg, func(env map[string]string) {
+		env["SLACK_API_URL"], env["SLACK_BOT_TOKEN"] = s.APIURL(), s.BotToken
+	})
+	a.slack = s
 	a.foWaitChatMode(true)
 	a.foText(foResponderPhone, "NEW Checkout down")
 	a.foWaitSMS(foResponderPhone, "INC-1")

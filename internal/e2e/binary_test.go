@@ -23,6 +23,7 @@ import (
 // contract's config example, drives /incident new over HTTP, and stops it
 // with SIGTERM: it must exit 0 and its log must hold no full phone number.
 func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -85,7 +86,7 @@ func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 	if code, _ := a.inbound(twilio.InboundSMS("+4930123456789", appSMSFrom, "hello?")); code != http.StatusOK {
 		t.Fatalf("inbound: HTTP %d", code)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for len(slack.Posts("C0INCIDENTS")) < 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("no triage post in C0INCIDENTS; calls %+v\n%s", slack.Calls("chat.postMessage"), logs.String())
