@@ -81,14 +81,15 @@ func GuardApprovalHeading(n int) string {
 	return fmt.Sprintf("*Check before approving:* this goes to people outside the company, and %d things look internal:", n)
 }
 
-// problemGuardBlocked is the refusal when guard.block is on.
+// problemGuardBlocked is the refusal when guard.block is on. The findings
+// come first and the words are few: Slack shows about 150 characters of an
+// error on the form.
 func problemGuardBlocked(lines []FindingLine) string {
 	parts := make([]string, len(lines))
 	for i, l := range lines {
-		parts[i] = l.String()
+		parts[i] = "“" + l.Match + "”" + l.Tail
 	}
-	return "This goes to people outside the company, and herald is set to stop anything that looks internal. " +
-		strings.Join(parts, "; ") + ". Remove it from the fields and preview again."
+	return "Remove before sending outside the company: " + strings.Join(parts, ", ") + "."
 }
 
 // guardAuditSummary is the audit trail's note that the findings were shown:
