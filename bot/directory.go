@@ -40,10 +40,13 @@ type Recipient struct {
 
 // Audience is a named group of stakeholders (executives, it-ops, customers).
 type Audience struct {
-	Name             string   `json:"name"`
-	Description      string   `json:"description,omitempty"`
-	ApprovalRequired bool     `json:"approval_required"`
-	Members          []string `json:"members"` // recipient ids
+	Name             string `json:"name"`
+	Description      string `json:"description,omitempty"`
+	ApprovalRequired bool   `json:"approval_required"`
+	// External audiences are people outside the company (customers,
+	// partners): the content guard checks what is sent to them.
+	External bool     `json:"external,omitempty"`
+	Members  []string `json:"members"` // recipient ids
 }
 
 // Directory is the stakeholder directory built from the config: who exists,
@@ -186,6 +189,17 @@ func (d *Directory) Expand(audiences []string) ([]Recipient, error) {
 func (d *Directory) ApprovalRequired(audiences []string) bool {
 	for _, name := range audiences {
 		if d.audiences[name].ApprovalRequired {
+			return true
+		}
+	}
+	return false
+}
+
+// External reports whether any of the named audiences is outside the
+// company, so the content guard applies to a broadcast to them.
+func (d *Directory) External(audiences []string) bool {
+	for _, name := range audiences {
+		if d.audiences[name].External {
 			return true
 		}
 	}

@@ -185,6 +185,10 @@ func confirmView(meta composeMeta, p workflow.Preview) (slack.ModalViewRequest, 
 		// plain_text without emoji conversion shows the body exactly
 		slack.NewSectionBlock(plain(truncate(p.SMSBody, maxSectionChars)), nil, nil),
 	}
+	if g := guardSection(p); g != nil {
+		// Above everything else: the one thing to act on before sending.
+		blocks = append([]slack.Block{blocks[0], g}, blocks[1:]...)
+	}
 	for _, loc := range slices.Sorted(maps.Keys(p.BodiesByLocale)) {
 		blocks = append(blocks,
 			slack.NewContextBlock("", mrkdwn(textLocaleBody(loc))),
@@ -212,6 +216,21 @@ func confirmView(meta composeMeta, p workflow.Preview) (slack.ModalViewRequest, 
 		Close:           plain(textCancel),
 		Blocks:          slack.Blocks{BlockSet: blocks},
 	}, nil
+}
+
+// guardSection lists the content guard's findings, each match as `code`
+// so it stands out from the words around it; nil when there are none.
+func guardSection(p workflow.Preview) slack.Block {
+	lines := workflow.FindingLines(p.Findings)
+	if len(lines) == 0 {
+		return nil
+	}
+	text := ":warning: *" + escape(workflow.GuardHeading(len(lines))) + "*"
+	for _, l := range lines {
+		// A backtick inside would end the code span early.
+		text += "\n• " + escape(l.Lead) + "`" + escape(strings.ReplaceAll(l.Match, "`", "'")) + "`" + escape(l.Tail)
+	}
+	return slack.NewSectionBlock(mrkdwn(truncate(text, maxSectionChars)), nil, nil)
 }
 
 // doneView replaces the modal once the update is handed over.

@@ -51,9 +51,10 @@ func goldenMessages() map[string]bot.Message {
 	sending := broadcast
 	sending.State = bot.BroadcastSending
 	return map[string]bot.Message{
-		"root":     workflow.RootMessage(incident),
-		"approval": workflow.ApprovalRequestMessage(preview, broadcast),
-		"progress": relay.ProgressMessage(sending, bot.Counts{bot.DeliveryDelivered: 1, bot.DeliveryRead: 1, bot.DeliveryFailed: 1}, false),
+		"root":           workflow.RootMessage(incident),
+		"approval":       workflow.ApprovalRequestMessage(preview, broadcast),
+		"approval_guard": workflow.ApprovalRequestMessage(guardedPreview(), broadcast),
+		"progress":       relay.ProgressMessage(sending, bot.Counts{bot.DeliveryDelivered: 1, bot.DeliveryRead: 1, bot.DeliveryFailed: 1}, false),
 		"reply": replies.ReplyMessage(bot.PlatformSlack, bot.Reply{
 			Inbound: bot.Inbound{MessageSID: "SM1", From: "+4915100000001", Channel: bot.ChannelWhatsApp,
 				Body: "Is the <webshop> down? @channel & <!everyone>\n> not a quote"},
@@ -193,4 +194,11 @@ func TestTruncate(t *testing.T) {
 			t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 		}
 	}
+}
+
+// guardedPreview is the golden preview with content guard findings.
+func guardedPreview() workflow.Preview {
+	p := preview
+	p.Findings = guardFindings
+	return p
 }

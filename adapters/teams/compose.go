@@ -215,9 +215,12 @@ func PreviewCard(p workflow.Preview, nonce string) map[string]any {
 	body := []any{
 		richText(textPreviewTitle(p), textRunStyle{size: "Medium", weight: "Bolder"}),
 		richText(textPreviewIntro(p), textRunStyle{}),
+	}
+	body = append(body, guardBlocks(p)...)
+	body = append(body,
 		richText(textSMSHeading, textRunStyle{weight: "Bolder"}),
 		quote(p.SMSBody),
-	}
+	)
 	for _, loc := range sortedLocales(p.BodiesByLocale) {
 		body = append(body, richText(textLocaleHeading(loc), textRunStyle{weight: "Bolder"}), quote(p.BodiesByLocale[loc]))
 	}
@@ -258,6 +261,25 @@ func PreviewCard(p workflow.Preview, nonce string) map[string]any {
 	card := newCard(body)
 	card["actions"] = actions
 	return card
+}
+
+// guardBlocks lists the content guard's findings under the intro, each
+// match in bold; the match is its own run, so nothing in it is read as a
+// mark.
+func guardBlocks(p workflow.Preview) []any {
+	lines := workflow.FindingLines(p.Findings)
+	if len(lines) == 0 {
+		return nil
+	}
+	out := []any{richText(workflow.GuardHeading(len(lines)), textRunStyle{weight: "Bolder", color: "Warning"})}
+	for _, l := range lines {
+		out = append(out, map[string]any{"type": "RichTextBlock", "inlines": []any{
+			map[string]any{"type": "TextRun", "text": "• " + l.Lead},
+			map[string]any{"type": "TextRun", "text": l.Match, "weight": "Bolder"},
+			map[string]any{"type": "TextRun", "text": l.Tail},
+		}})
+	}
+	return out
 }
 
 func fact(title, value string) map[string]any {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldops/herald/adapters/teams"
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/guard"
 	"github.com/heraldops/herald/bot/workflow"
 )
 
@@ -118,6 +119,12 @@ func TestComposeAndPreviewGolden(t *testing.T) {
 		map[string]string{"field:next_update": "Fill in next update.", "sms": "The SMS is 11 segments long; the limit is 10."})
 	golden(t, "compose", teams.ComposeCard(form))
 	golden(t, "preview", teams.PreviewCard(goldenPreview, "preview:f:abc"))
+	guarded := goldenPreview
+	guarded.Findings = []guard.Finding{
+		{Kind: guard.KindIP, Match: "10.2.3.4", Where: "SMS", Start: 40, End: 48},
+		{Kind: guard.KindSecret, Match: "AKIAIOSFODNN7EXAMPLE", Where: "WhatsApp {{2}}", Start: 0, End: 20},
+	}
+	golden(t, "preview_guard", teams.PreviewCard(guarded, "preview:f:abc"))
 }
 
 // textRuns collects the text of every TextRun in a card.

@@ -88,7 +88,13 @@ func (s *Service) Approve(ctx context.Context, by bot.Actor, broadcastID string)
 		s.report(ctx, s.announceExpiry(ctx, b))
 		return b, &bot.DecidedError{BroadcastID: b.ID, State: bot.BroadcastExpired, By: bot.SystemActor, At: b.DecidedAt}
 	}
-	s.audit(ctx, by, bot.AuditBroadcastApprove, b.Draft.IncidentID, b.ID+" requested by "+bot.ActorLabel(b.RequestedBy))
+	detail := b.ID + " requested by " + bot.ActorLabel(b.RequestedBy)
+	if g := guardAuditSummary(s.broadcastFindings(ctx, b)); g != "" {
+		// The approval request listed them: the trail shows the approver
+		// decided knowing.
+		detail += "; approved with " + g
+	}
+	s.audit(ctx, by, bot.AuditBroadcastApprove, b.Draft.IncidentID, detail)
 	s.report(ctx, s.editApproval(ctx, b, ApprovedMessage(b, s.body(ctx, b))))
 	if err := s.startRelay(ctx, b); err != nil {
 		return b, err

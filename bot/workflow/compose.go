@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldops/herald/bot"
+	"github.com/heraldops/herald/bot/guard"
 )
 
 // Preview is exactly what a draft would send, for the compose modal's second
@@ -27,6 +28,10 @@ type Preview struct {
 	OptedOut         int
 	Total            int
 	ApprovalRequired bool
+	// Findings are what the content guard found in the texts, when an
+	// audience is external (FindingLines says them in words). With
+	// Settings.Guard.Block they are also Problems["guard"].
+	Findings []guard.Finding
 	// Problems is non-empty when the draft cannot be sent as it is; keys as in
 	// ValidationError.
 	Problems map[string]string
@@ -36,7 +41,8 @@ type Preview struct {
 //
 // A resolved incident can still be notified (the all-clear).
 // Problems keys: "audiences", "template",
-// "field:<name>", "note", "sms" (longer than Settings.MaxSMSSegments).
+// "field:<name>", "note", "sms" (longer than Settings.MaxSMSSegments),
+// "guard" (findings to an external audience while Settings.Guard.Block).
 // BodiesByLocale holds the texts of the template's other locales that at
 // least one recipient will get. Preview makes no chat calls.
 func (s *Service) Preview(ctx context.Context, by bot.Actor, d bot.Draft) (Preview, error) {
@@ -135,6 +141,12 @@ func (s *Service) preview(ctx context.Context, inc bot.Incident, d bot.Draft) (P
 			}
 		}
 	}
+	if p.Findings, err = s.guardFindings(tpl, inc, d); err != nil {
+		return Preview{}, fmt.Errorf("previewing the update for %s: %w", inc.ID, err)
+	}
+	if len(p.Findings) > 0 && s.Settings.Guard.Block {
+		problems["guard"] = problemGuardBlocked(FindingLines(p.Findings))
+	}
 	if len(problems) > 0 {
 		p.Problems = problems
 	}
@@ -180,6 +192,10 @@ func (s *Service) Submit(ctx context.Context, by bot.Actor, d bot.Draft) (bot.Br
 		OptedOut:    p.OptedOut,
 	}
 	detail := fmt.Sprintf("template %s to %s (%s, %d opted out)", d.Template, strings.Join(d.Audiences, ", "), bot.People(p.Total), p.OptedOut)
+	if g := guardAuditSummary(p.Findings); g != "" {
+		// The requester saw the findings in the preview and went on.
+		detail += "; " + g
+	}
 
 	if !p.ApprovalRequired {
 		// The responder's own confirmation is the decision.

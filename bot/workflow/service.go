@@ -22,6 +22,15 @@ type Settings struct {
 	IncidentChannel string        // where root messages go; empty: the channel the command came from
 	ApprovalTimeout time.Duration // default 30 min
 	MaxSMSSegments  int           // 0: no limit
+	Guard           GuardSettings
+}
+
+// GuardSettings tunes the content guard for updates to external audiences.
+type GuardSettings struct {
+	InternalDomains []string // host names under these (and their subdomains) are findings
+	// Block refuses an update with findings; otherwise the approver sees
+	// them and decides.
+	Block bool
 }
 
 // DefaultApprovalTimeout is how long an approval request waits for a

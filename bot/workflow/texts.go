@@ -79,7 +79,8 @@ func ApprovalRequestMessage(p Preview, b bot.Broadcast) bot.Message {
 	m := bot.Message{
 		Title: fmt.Sprintf("Approval needed: update to %s (%s)", strings.Join(b.Draft.Audiences, ", "), bot.People(p.Total)),
 		Text: fmt.Sprintf("%s wants to send this update for %s. Read it, then *Approve* to send it now, or *Reject* with a reason.\n"+
-			"Another approver must decide: %s cannot approve their own request.", requester, b.Draft.IncidentID, requester),
+			"Another approver must decide: %s cannot approve their own request.", requester, b.Draft.IncidentID, requester) +
+			guardApprovalText(p),
 		Quote:   p.SMSBody,
 		Fields:  previewFields(p),
 		Context: fmt.Sprintf("%s · expires in %s: if nobody decides, nothing is sent", b.ID, bot.HumanDuration(b.ExpiresAt.Sub(b.RequestedAt))),
@@ -90,6 +91,20 @@ func ApprovalRequestMessage(p Preview, b bot.Broadcast) bot.Message {
 	}
 	m.Fields = append(m.Fields, bot.Field{Label: "Requested by", Value: requester})
 	return m
+}
+
+// guardApprovalText lists the guard's findings under the request, each
+// match in *bold*, or is empty.
+func guardApprovalText(p Preview) string {
+	lines := FindingLines(p.Findings)
+	if len(lines) == 0 {
+		return ""
+	}
+	text := "\n\n" + GuardApprovalHeading(len(lines))
+	for _, l := range lines {
+		text += "\n• " + l.Bold()
+	}
+	return text
 }
 
 // previewFields lists what a preview will do, as label/value pairs.

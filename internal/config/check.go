@@ -41,6 +41,7 @@ func (l *loader) check() {
 	l.checkRoles()
 	l.checkWatchers()
 	l.checkTuning()
+	l.checkGuard()
 }
 
 // checkRecipient checks and normalises one recipient, wherever it came from,
@@ -322,4 +323,41 @@ func (l *loader) hasProblem(path string) bool {
 		}
 	}
 	return false
+}
+
+// domainLabel is one label of a DNS name as RFC 1123 allows it.
+var domainLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// checkGuard normalises guard.internal_domains to lower case without
+// surrounding dots and refuses what is not a domain name: a URL, an e-mail
+// address or a wildcard would never match and the guard would stay silent.
+func (l *loader) checkGuard() {
+	seen := map[string]bool{}
+	domains := l.cfg.Guard.InternalDomains
+	for i, d := range domains {
+		p := fmt.Sprintf("guard.internal_domains[%d]", i)
+		d = strings.Trim(strings.ToLower(strings.TrimSpace(d)), ".")
+		domains[i] = d
+		switch {
+		case d == "":
+			l.addf(l.lineOf(p), p, "empty domain")
+		case !validDomain(d):
+			l.addf(l.lineOf(p), p, "%q is not a domain name (write it like corp.example; its subdomains are included)", domains[i])
+		case seen[d]:
+			l.addf(l.lineOf(p), p, "%q is listed twice", d)
+		}
+		seen[d] = true
+	}
+}
+
+func validDomain(d string) bool {
+	if len(d) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if !domainLabel.MatchString(label) {
+			return false
+		}
+	}
+	return true
 }

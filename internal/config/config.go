@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ type Config struct {
 	Replies        RepliesConfig  `yaml:"replies"`
 	Retention      time.Duration  `yaml:"retention"`
 	Failover       FailoverConfig `yaml:"failover"`
+	Guard          GuardConfig    `yaml:"guard"`
 
 	// Warnings are things worth saying that do not stop herald, such as a
 	// recipients_file that does not exist (yet).
@@ -86,6 +88,7 @@ type Audience struct {
 	Description string   `yaml:"description"`
 	Approval    string   `yaml:"approval"` // "required", "none" or empty (none)
 	Members     []string `yaml:"members"`  // recipient ids
+	External    bool     `yaml:"external"` // people outside the company: the content guard applies
 }
 
 // Template is a message template as written in the file.
@@ -137,6 +140,12 @@ type FailoverConfig struct {
 	DownAfter             time.Duration `yaml:"down_after"`
 	UpAfterSuccesses      int           `yaml:"up_after_successes"`
 	WatcherDigestInterval time.Duration `yaml:"watcher_digest_interval"`
+}
+
+// GuardConfig tunes the content guard (updates to external audiences).
+type GuardConfig struct {
+	InternalDomains []string `yaml:"internal_domains"` // the company's DNS domains; subdomains included
+	Block           bool     `yaml:"block"`            // refuse an update with findings instead of warning the approver
 }
 
 // Defaults of the optional keys.
@@ -363,6 +372,7 @@ func (c *Config) Directory() (*bot.Directory, error) {
 			Name:             a.Name,
 			Description:      a.Description,
 			ApprovalRequired: a.Approval == ApprovalRequired,
+			External:         a.External,
 			Members:          append([]string(nil), a.Members...),
 		}
 	}
@@ -406,5 +416,9 @@ func (c *Config) Settings() workflow.Settings {
 		IncidentChannel: c.Slack.IncidentChannel,
 		ApprovalTimeout: c.Approval.Timeout,
 		MaxSMSSegments:  c.SMS.MaxSegments,
+		Guard: workflow.GuardSettings{
+			InternalDomains: slices.Clone(c.Guard.InternalDomains),
+			Block:           c.Guard.Block,
+		},
 	}
 }

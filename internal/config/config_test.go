@@ -93,7 +93,7 @@ func TestLoadExample(t *testing.T) {
 	if len(c.Watchers) != 1 || c.Watchers[0] != (Watcher{Name: "Ops Lead", Phone: "+4915112345679"}) {
 		t.Errorf("watchers %+v", c.Watchers)
 	}
-	if s := c.Settings(); s != (workflow.Settings{IncidentChannel: "C0INCIDENTS", ApprovalTimeout: 30 * time.Minute, MaxSMSSegments: 10}) {
+	if s := c.Settings(); !reflect.DeepEqual(s, workflow.Settings{IncidentChannel: "C0INCIDENTS", ApprovalTimeout: 30 * time.Minute, MaxSMSSegments: 10}) {
 		t.Errorf("settings %+v", s)
 	}
 }
@@ -264,6 +264,11 @@ audience_without_members.yaml:5: audiences[1].members: audience "board" has no m
 audience_without_members.yaml:7: audiences[2].members: audience "press" has no members (list recipient ids here, or name the audience in the recipients file's audiences column)`,
 	"bad_approval": `
 bad_approval.yaml:6: audiences[0].approval: "yes" is not an approval mode (use required or none)`,
+	"bad_guard": `
+bad_guard.yaml:7: guard.internal_domains[1]: "https://corp.example" is not a domain name (write it like corp.example; its subdomains are included)
+bad_guard.yaml:7: guard.internal_domains[2]: "*.corp.example" is not a domain name (write it like corp.example; its subdomains are included)
+bad_guard.yaml:7: guard.internal_domains[3]: "corp.example" is listed twice
+bad_guard.yaml:8: guard.blok: unknown key (did you mean "block"?)`,
 	"bad_channel": `
 bad_channel.yaml:3: recipients[1].channel: "email" is not a channel (use sms or whatsapp)`,
 	"bad_duration": `
@@ -319,7 +324,7 @@ secret_in_file.yaml:8: teams.client_secret: looks like a secret: secrets are nev
 	"unknown_key": `
 unknown_key.yaml:2: slack.incident_chanel: unknown key (did you mean "incident_channel"?)
 unknown_key.yaml:4: recipients[0].language: unknown key (known here: channel, id, locale, name, phone)
-unknown_key.yaml:7: notifications: unknown key (known here: approval, audiences, failover, recipients, recipients_file, replies, retention, roles, slack, sms, teams, templates, twilio, watchers)`,
+unknown_key.yaml:7: notifications: unknown key (known here: approval, audiences, failover, guard, recipients, recipients_file, replies, retention, roles, slack, sms, teams, templates, twilio, watchers)`,
 	"unknown_member": `
 unknown_member.yaml:7: audiences[1].members[0]: unknown recipient "bob"
 unknown_member.yaml:9: audiences[1].members[2]: "dana" is listed twice`,
@@ -676,5 +681,26 @@ func TestDefaultHelpNamesTheOrganisationInOneSegment(t *testing.T) {
 		if !strings.Contains(text, "STOP") {
 			t.Errorf("HELP for %q does not say how to stop: %q", org, text)
 		}
+	}
+}
+
+func TestLoadGuard(t *testing.T) {
+	// when
+	c, err := Load(filepath.Join("testdata", "guard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// then domains are normalised and reach the workflow; external reaches the directory
+	want := workflow.GuardSettings{InternalDomains: []string{"corp.example", "eu.shop.test"}, Block: true}
+	if got := c.Settings().Guard; !reflect.DeepEqual(got, want) {
+		t.Errorf("guard settings %+v, want %+v", got, want)
+	}
+	d, err := c.Directory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.External([]string{"it-ops", "customers"}) || d.External([]string{"it-ops"}) {
+		t.Errorf("external audiences: %+v", d.Audiences())
 	}
 }
