@@ -198,10 +198,11 @@ func (f *Failover) ForcedMode(ctx context.Context) (ChatMode, error) {
 }
 
 // Validate says which required dependencies are missing. PhoneKey is
-// optional.
+// optional, and so is Service: the one-shot commands (herald send) run
+// without a chat workflow and never take SMS commands.
 func (f *Failover) Validate() error {
 	return bot.RequireDeps("failover.Failover", map[string]bool{
-		"Health": f.Health != nil, "Service": f.Service != nil, "Messenger": f.Messenger != nil,
+		"Health": f.Health != nil, "Messenger": f.Messenger != nil,
 		"Outbox": f.Outbox != nil, "Poster": f.Poster != nil, "KV": f.KV != nil, "Dedup": f.Dedup != nil,
 		"Audit": f.Audit != nil, "Clock": f.Clock != nil, "Watchers": f.Watchers != nil,
 	})
