@@ -106,14 +106,28 @@ func (c *forgetCmd) Run(e *runEnv) error {
 	return app.Forget(e.ctx, app.ForgetOptions{ConfigPath: c.Config, Phone: c.Phone, Logger: e.log, Out: e.stdout})
 }
 
+// auditCmd is `herald audit [INC-n]` (show, the default), `herald audit
+// export` and `herald audit verify`.
 type auditCmd struct {
+	Show   auditShowCmd   `cmd:"" default:"withargs" hidden:"" help:"Print the audit trail (the default)."`
+	Verify auditVerifyCmd `cmd:"" help:"Check the audit chain; exit 0 if whole, 1 naming the first broken entry."`
+}
+
+type auditShowCmd struct {
 	configFlag
 	Incident string `arg:"" optional:"" help:"Only this incident, e.g. INC-42; without it the latest entries of the install." placeholder:"ID"`
 	Last     int64  `default:"100" help:"How many of the latest entries, without an incident."`
 }
 
-func (c *auditCmd) Run(e *runEnv) error {
+func (c *auditShowCmd) Run(e *runEnv) error {
 	return app.Audit(e.ctx, app.AuditOptions{ConfigPath: c.Config, IncidentID: c.Incident, Last: c.Last, Logger: e.log, Out: e.stdout})
+}
+
+type auditVerifyCmd struct{ configFlag }
+
+func (c *auditVerifyCmd) Run(e *runEnv) error {
+	e.code = app.AuditVerify(e.ctx, app.VerifyOptions{ConfigPath: c.Config, Logger: e.log, Out: e.stdout})
+	return nil
 }
 
 type versionCmd struct{}

@@ -306,58 +306,6 @@ func Forget(ctx context.Context, o ForgetOptions) error {
 	return nil
 }
 
-// AuditOptions are `herald audit [INC-n]`'s inputs.
-type AuditOptions struct {
-	ConfigPath string
-	IncidentID string // empty: the install's latest entries
-	Last       int64
-	Logger     zerolog.Logger
-	Out        io.Writer
-}
-
-// Audit prints the audit trail, one entry per line, oldest first. Entries
-// never hold a raw phone number (callers store them masked).
-func Audit(ctx context.Context, o AuditOptions) error {
-	_, store, err := openStore(ctx, o.ConfigPath)
-	if err != nil {
-		return err
-	}
-	var entries []bot.AuditEntry
-	if o.IncidentID != "" {
-		id, err := bot.ParseIncidentID(o.IncidentID)
-		if err != nil {
-			return err
-		}
-		if entries, err = store.AuditTrail(ctx, id); err != nil {
-			return fmt.Errorf("reading the audit trail of %s: %w", id, err)
-		}
-	} else {
-		if o.Last <= 0 {
-			o.Last = 100
-		}
-		if entries, err = store.RecentAudit(ctx, o.Last); err != nil {
-			return fmt.Errorf("reading the audit trail: %w", err)
-		}
-	}
-	out := o.Out
-	if out == nil {
-		out = io.Discard
-	}
-	for _, e := range entries {
-		who := e.Actor.ID
-		if e.Actor.Name != "" && e.Actor.Name != e.Actor.ID {
-			who += " (" + e.Actor.Name + ")"
-		}
-		line := strings.Join(slices.DeleteFunc([]string{e.At.UTC().Format(time.RFC3339), e.IncidentID, string(e.Action), who, e.Detail},
-			func(s string) bool { return s == "" }), "  ")
-		fmt.Fprintln(out, line)
-	}
-	if len(entries) == 0 {
-		fmt.Fprintln(out, "no audit entries")
-	}
-	return nil
-}
-
 // abandonSend settles a terminal send whose start failed, so the person at
 // the terminal knows whether running it again is safe: a broadcast with
 // nothing queued is withdrawn (the serving replicas' sweeper would otherwise
