@@ -260,3 +260,30 @@ func (s *Store) walkAudit(ctx context.Context, key, start, end string, fn func(A
 
 // auditID is the first stream id of the millisecond of t.
 func auditID(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) + "-0" }
+
+// AuditRange calls fn for every entry from since to until (zero: open-ended),
+// oldest first: the install's chain, or one incident's trail when
+// incidentID is set. An entry that does not open stops the walk with an
+// error (herald audit verify says more).
+func (s *Store) AuditRange(ctx context.Context, incidentID string, since, until time.Time, fn func(AuditRecord) error) error {
+	key := s.auditKey()
+	if incidentID != "" {
+		key = s.incidentAuditKey(incidentID)
+	}
+	// Ids are entry times moved forward, never back: an entry at or after
+	// since has an id at or after since's, so the walk may start there; the
+	// end is checked on each entry's own time.
+	start := "-"
+	if !since.IsZero() {
+		start = auditID(since)
+	}
+	return s.walkAudit(ctx, key, start, "+", func(r AuditRecord, err error) error {
+		if err != nil {
+			return err
+		}
+		if r.At.Before(since) || (!until.IsZero() && r.At.After(until)) {
+			return nil
+		}
+		return fn(r)
+	})
+}
