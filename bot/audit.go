@@ -38,6 +38,14 @@ const (
 	AuditFailoverForce   AuditAction = "failover.force"
 	AuditRecipientForget AuditAction = "recipient.forget"
 	AuditConfigReload    AuditAction = "config.reload"
+
+	AuditFailoverAuto   AuditAction = "failover.auto"   // the chat health check switched mode by itself
+	AuditFailoverStatus AuditAction = "failover.status" // the mode was read at the terminal
+
+	AuditAuditRead   AuditAction = "audit.read"   // the trail was printed at the terminal
+	AuditAuditExport AuditAction = "audit.export" // the trail was exported for an auditor
+	AuditAuditVerify AuditAction = "audit.verify" // the chain was checked
+	AuditCLIRefused  AuditAction = "cli.refused"  // roles.operators refused a terminal command
 )
 
 // AuditSMSCommand is the action of an SMS command from a registered

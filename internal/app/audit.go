@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	redisadapter "github.com/heraldops/herald/adapters/redis"
 	"github.com/heraldops/herald/bot"
 )
 
@@ -63,7 +64,11 @@ func Audit(ctx context.Context, o AuditOptions) error {
 	if len(entries) == 0 {
 		fmt.Fprintln(out, "no audit entries")
 	}
-	return nil
+	what := fmt.Sprintf("the latest %d entries", o.Last)
+	if o.IncidentID != "" {
+		what = "the trail of " + o.IncidentID
+	}
+	return auditCLI(ctx, store, bot.AuditAuditRead, what)
 }
 
 // VerifyOptions are `herald audit verify`'s inputs.
@@ -88,6 +93,9 @@ func AuditVerify(ctx context.Context, o VerifyOptions) int {
 		fmt.Fprintf(out, "herald audit verify: %v\n", err)
 		return 1
 	}
+	if err := auditCLI(ctx, store, bot.AuditAuditVerify, verifyDetail(c)); err != nil {
+		fmt.Fprintf(out, "herald audit verify: %v\n", err)
+	}
 	if b := c.Broken; b != nil {
 		what := "entry " + b.ID
 		if b.Action != "" {
@@ -106,6 +114,14 @@ func AuditVerify(ctx context.Context, o VerifyOptions) int {
 	}
 	fmt.Fprintf(out, "ok: %d entries, chain whole from %s\n", c.Entries, from)
 	return 0
+}
+
+// verifyDetail is what the audit records of a check: the result, in short.
+func verifyDetail(c redisadapter.AuditCheck) string {
+	if b := c.Broken; b != nil {
+		return fmt.Sprintf("broken at entry %d (%s): %s", b.Index, b.ID, b.Reason)
+	}
+	return fmt.Sprintf("whole: %d entries", c.Entries)
 }
 
 func writerOr(w io.Writer) io.Writer {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -97,8 +98,16 @@ func AuditExport(ctx context.Context, o ExportOptions) error {
 	default:
 		return fmt.Errorf("unknown format %q (jsonl or csv)", o.Format)
 	}
-	_, store, err := openStore(ctx, o.ConfigPath)
+	cfg, store, err := openStore(ctx, o.ConfigPath)
 	if err != nil {
+		return err
+	}
+	if err := allowOperator(ctx, cfg, store, "herald audit export"); err != nil {
+		return err
+	}
+	// Recorded before the walk, so the export a person takes away holds the
+	// record of its own taking.
+	if err := auditCLI(ctx, store, bot.AuditAuditExport, exportDetail(o)); err != nil {
 		return err
 	}
 	err = store.AuditRange(ctx, o.IncidentID, since, until, func(r redisadapter.AuditRecord) error { return write(exported(r)) })
@@ -109,6 +118,12 @@ func AuditExport(ctx context.Context, o ExportOptions) error {
 		return fmt.Errorf("writing the export: %w", err)
 	}
 	return nil
+}
+
+// exportDetail says what was exported, for the audit.
+func exportDetail(o ExportOptions) string {
+	return fmt.Sprintf("format=%s since=%s until=%s incident=%s", cmp.Or(o.Format, ExportJSONL),
+		cmp.Or(o.Since, "-"), cmp.Or(o.Until, "-"), cmp.Or(o.IncidentID, "all"))
 }
 
 // parseWhen reads a --since or --until: RFC 3339, a date (midnight UTC), or

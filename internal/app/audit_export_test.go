@@ -58,9 +58,9 @@ func TestAuditExportParsesAsJSONLinesAndCSV(t *testing.T) {
 		wantActions []bot.AuditAction
 	}{
 		{"the incident's every action", ExportOptions{IncidentID: "INC-1"}, actionsOf(incident)},
-		{"the whole install", ExportOptions{}, append([]bot.AuditAction{incident[0].Action, other.Action}, actionsOf(incident[1:])...)},
+		{"the whole install", ExportOptions{Until: "2026-03-01T23:59:59Z"}, append([]bot.AuditAction{incident[0].Action, other.Action}, actionsOf(incident[1:])...)},
 		{"a window", ExportOptions{Since: "2026-03-01T09:02:00Z", Until: "2026-03-01T09:03:00Z"}, actionsOf(incident[2:4])},
-		{"from a date", ExportOptions{Since: "2026-03-02"}, nil},
+		{"between two dates", ExportOptions{Since: "2026-03-02", Until: "2026-03-03"}, nil},
 	}
 	for _, tt := range tests {
 		for _, format := range []string{ExportJSONL, ExportCSV} {

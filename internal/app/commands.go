@@ -1,11 +1,11 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os/user"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,15 +50,6 @@ func openStore(ctx context.Context, configPath string) (*config.Config, *redisad
 	return cfg, redisadapter.New(rdb, "", sealer, bot.SystemClock{}, redisadapter.WithRetention(cfg.Retention)), nil
 }
 
-// terminalActor is the person at the terminal, for the audit trail.
-func terminalActor() bot.Actor {
-	name := "terminal"
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	return bot.Actor{ID: "cli:" + name, Name: name + " (herald CLI)"}
-}
-
 // Send relays one update and reports on Out. It returns the process exit
 // code: 0 when every delivery was accepted, 1 otherwise.
 //
@@ -92,6 +83,16 @@ func Send(ctx context.Context, o SendOptions) int {
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		return fail("missing environment: %s", strings.Join(missing, ", "))
+	}
+	// Refused before anything is built: a refused send starts nothing.
+	if len(cfg.RoleConfig.Operators) > 0 {
+		_, store, err := openStore(ctx, o.ConfigPath)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if err := allowOperator(ctx, cfg, store, "herald send"); err != nil {
+			return fail("%v", err)
+		}
 	}
 	h, err := build(ctx, cfg, env, o.Logger)
 	if err != nil {
@@ -235,9 +236,14 @@ type FailoverOptions struct {
 // Failover forces SMS-only mode on for every replica, hands the decision
 // back to the chat health check (off), or prints the override (status).
 func Failover(ctx context.Context, o FailoverOptions) error {
-	_, store, err := openStore(ctx, o.ConfigPath)
+	cfg, store, err := openStore(ctx, o.ConfigPath)
 	if err != nil {
 		return err
+	}
+	if o.Mode != FailoverStatus {
+		if err := allowOperator(ctx, cfg, store, "herald failover "+o.Mode); err != nil {
+			return err
+		}
 	}
 	clock := bot.SystemClock{}
 	f := &failover.Failover{Health: &failover.ChatHealth{Clock: clock}, KV: store, Audit: store, Clock: clock}
@@ -266,6 +272,7 @@ func Failover(ctx context.Context, o FailoverOptions) error {
 		} else {
 			fmt.Fprintf(out, "forced: %s (set with `herald failover on`)\n", mode)
 		}
+		return auditCLI(ctx, store, bot.AuditFailoverStatus, "mode="+cmp.Or(string(mode), "automatic"))
 	default:
 		return fmt.Errorf("unknown failover mode %q (on, off or status)", o.Mode)
 	}
@@ -289,6 +296,9 @@ func Forget(ctx context.Context, o ForgetOptions) error {
 	}
 	cfg, store, err := openStore(ctx, o.ConfigPath)
 	if err != nil {
+		return err
+	}
+	if err := allowOperator(ctx, cfg, store, "herald recipients forget"); err != nil {
 		return err
 	}
 	if err := store.Forget(ctx, phone); err != nil {

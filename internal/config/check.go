@@ -237,6 +237,7 @@ func (l *loader) checkRoles() {
 	}
 	ids("responders", r.Responders)
 	ids("approvers", r.Approvers)
+	ids("operators", r.Operators)
 	l.phones("roles.responder_phones", r.ResponderPhones)
 	l.phones("roles.approver_phones", r.ApproverPhones)
 }
@@ -287,6 +288,7 @@ func (l *loader) checkTuning() {
 		{"approval.timeout", c.Approval.Timeout},
 		{"replies.window", c.Replies.Window},
 		{"retention", c.Retention},
+		{"audit.retention", c.Audit.Retention},
 		{"failover.down_after", c.Failover.DownAfter},
 		{"failover.watcher_digest_interval", c.Failover.WatcherDigestInterval},
 	} {
