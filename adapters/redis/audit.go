@@ -82,8 +82,9 @@ local id
 if tonumber(ARGV[4]) > lastms then id = ARGV[4] .. '-0' else id = lastmsText .. '-' .. tostring(lastseq + 1) end
 redis.call('XADD', KEYS[1], id, 'e', ARGV[3], 'h', ARGV[2], 'p', ARGV[1])
 local cutoff = ARGV[5]
-if tonumber(cutoff) > tonumber(string.sub(id, 1, string.find(id, '-', 1, true) - 1)) then
-  cutoff = '0' -- the entry just written is never the one dropped
+local newms = string.sub(id, 1, string.find(id, '-', 1, true) - 1)
+if tonumber(cutoff) > tonumber(newms) then
+  cutoff = newms -- the entry just written is never dropped, whatever its time
 end
 if #KEYS > 2 then
   redis.call('XADD', KEYS[3], id, 'e', ARGV[3], 'h', ARGV[2], 'p', ARGV[1])

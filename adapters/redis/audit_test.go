@@ -160,3 +160,48 @@ func TestAuditAppendsFromReplicasKeepOneChain(t *testing.T) {
 		t.Fatalf("AuditTrail has %d entries, %v", len(tr), err)
 	}
 }
+
+// Retention drops expired entries from the head, and the chain stays
+// verifiable from the oldest kept one through the anchor; run on a moved
+// clock, not by waiting.
+func TestAuditRetentionKeepsTheChainVerifiable(t *testing.T) {
+	ctx := ctxT(t)
+	f := newFixture(t, WithAuditRetention(10*24*time.Hour))
+	old := auditSome(t, f.store, f.clock, 3)
+	f.clock.Add(5 * 24 * time.Hour)
+	kept := auditSome(t, f.store, f.clock, 2)
+	c, err := f.store.VerifyAudit(ctx)
+	must(t, err)
+	if c.Broken != nil || c.Entries != 5 || c.Anchor != "" {
+		t.Fatalf("before expiry: %+v", c)
+	}
+
+	// when the first three are past retention and a new entry is written
+	f.clock.Add(6 * 24 * time.Hour)
+	kept = append(kept, auditSome(t, f.store, f.clock, 1)...)
+
+	// then they are gone, from the chain and from the incident's trail
+	c, err = f.store.VerifyAudit(ctx)
+	must(t, err)
+	if c.Broken != nil || c.Entries != len(kept) || !c.First.Equal(kept[0].At) || c.Anchor == "" {
+		t.Fatalf("after expiry: %+v (broken %+v); want %d entries from %s", c, c.Broken, len(kept), kept[0].At)
+	}
+	if tr, err := f.store.AuditTrail(ctx, "INC-1"); err != nil || len(tr) != len(kept) || tr[0].Detail != kept[0].Detail {
+		t.Fatalf("AuditTrail after expiry = %+v, %v", tr, err)
+	}
+	// the anchor is the hash of the last dropped entry
+	var prev string
+	for _, e := range old {
+		prev = bot.AuditHash(e, prev)
+	}
+	if c.Anchor != prev {
+		t.Errorf("anchor %q, want the hash of the last dropped entry %q", c.Anchor, prev)
+	}
+	// and losing the anchor is noticed
+	must(t, f.client.Del(ctx, f.store.auditAnchorKey()).Err())
+	c, err = f.store.VerifyAudit(ctx)
+	must(t, err)
+	if c.Broken == nil || c.Broken.Index != 1 || !strings.Contains(c.Broken.Reason, "anchor") {
+		t.Fatalf("without its anchor: %+v", c.Broken)
+	}
+}

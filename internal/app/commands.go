@@ -47,7 +47,7 @@ func openStore(ctx context.Context, configPath string) (*config.Config, *redisad
 	if err != nil {
 		return nil, nil, fmt.Errorf("Redis unreachable: %w", err)
 	}
-	return cfg, redisadapter.New(rdb, "", sealer, bot.SystemClock{}, redisadapter.WithRetention(cfg.Retention)), nil
+	return cfg, redisadapter.New(rdb, "", sealer, bot.SystemClock{}, redisadapter.WithRetention(cfg.Retention), redisadapter.WithAuditRetention(cfg.Audit.Retention)), nil
 }
 
 // Send relays one update and reports on Out. It returns the process exit
