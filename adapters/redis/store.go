@@ -28,6 +28,9 @@ type Store struct {
 	clock     bot.Clock
 	retention time.Duration
 
+	auditRetention time.Duration // 0: keep every audit entry
+	head           auditHead     // the audit chain's head as last seen
+
 	groups  sync.Map // topic -> struct{}: consumer group known to exist
 	cursors sync.Map // topic -> string: where the last XAUTOCLAIM scan stopped
 	scripts sync.Map // script hash -> struct{}: loaded into Redis by this store
@@ -146,9 +149,10 @@ var inFlightStates = []bot.BroadcastState{bot.BroadcastPendingApproval, bot.Broa
 func (s *Store) dedupKey(k string) string      { return s.prefix + "dedup:" + s.sealer.BlindIndex(k) }
 func (s *Store) streamKey(topic string) string { return s.prefix + "q:" + topic }
 func (s *Store) rateKey(k string) string       { return s.prefix + "rl:" + s.sealer.BlindIndex(k) }
-func (s *Store) auditKey() string              { return s.prefix + "audit" }
+func (s *Store) auditKey() string              { return s.prefix + "audit:{log}" }
+func (s *Store) auditAnchorKey() string        { return s.auditKey() + ":anchor" }
 func (s *Store) incidentAuditKey(inc string) string {
-	return s.prefix + "audit:" + inc
+	return s.auditKey() + ":" + inc
 }
 
 // escapeGlob makes s match itself in a SCAN MATCH pattern.

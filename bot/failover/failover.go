@@ -115,11 +115,18 @@ func (f *Failover) SyncForced(ctx context.Context) error {
 
 // ModeChanged is the health tracker's OnChange: going down remembers when the
 // outage began; coming back closes each kept thread with a summary, then lets
-// the poster replay.
+// the poster replay. A switch the health check made by itself is audited
+// (failover.auto); one forced from the terminal or chat already was
+// (failover.force). Every replica sees the switch, but only the one that
+// opens or closes the outage audits it: one entry per switch, not one per
+// replica.
 func (f *Failover) ModeChanged(ctx context.Context, mode ChatMode, at time.Time) error {
 	if mode == ModeSMSOnly {
 		if _, err := f.KV.Get(ctx, kvOutageStart); errors.Is(err, bot.ErrNotFound) {
-			return f.KV.Put(ctx, kvOutageStart, at.UTC().Format(time.RFC3339), 0)
+			if err := f.KV.Put(ctx, kvOutageStart, at.UTC().Format(time.RFC3339), 0); err != nil {
+				return err
+			}
+			return f.auditAuto(ctx, fmt.Sprintf("mode=%s since %s: chat stopped answering", mode, at.UTC().Format(time.RFC3339)))
 		}
 		return nil
 	}
@@ -138,7 +145,23 @@ func (f *Failover) ModeChanged(ctx context.Context, mode ChatMode, at time.Time)
 	if err := f.appendSummaries(ctx, start, at); err != nil {
 		return err
 	}
-	return f.KV.Delete(ctx, kvOutageStart)
+	if err := f.KV.Delete(ctx, kvOutageStart); err != nil {
+		return err
+	}
+	return f.auditAuto(ctx, fmt.Sprintf("mode=%s since %s: chat answers again (SMS-only since %s)", mode,
+		at.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339)))
+}
+
+// auditAuto records a switch the health check made, unless an override is
+// in force (the forced switch has its own entry).
+func (f *Failover) auditAuto(ctx context.Context, detail string) error {
+	if f.Health.Forced() {
+		return nil
+	}
+	if err := f.Audit.Audit(ctx, bot.AuditEntry{At: f.Clock.Now(), Actor: bot.SystemActor, Action: bot.AuditFailoverAuto, Detail: detail}); err != nil {
+		return fmt.Errorf("auditing the automatic switch to %s: %w", detail, err)
+	}
+	return nil
 }
 
 // appendSummaries adds, once per outage, a closing summary to every thread

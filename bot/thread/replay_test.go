@@ -89,7 +89,7 @@ func TestOneOutageSummaryWhateverTheNumberOfReplicas(t *testing.T) {
 	ctx := context.Background()
 	clock := bottest.NewClock(time.Date(2026, 11, 23, 14, 2, 0, 0, time.UTC))
 	store := bottest.NewStore(clock)
-	replicas := []*failover.Failover{{KV: store, Outbox: store, Clock: clock}, {KV: store, Outbox: store, Clock: clock}}
+	replicas := []*failover.Failover{{KV: store, Outbox: store, Audit: store, Clock: clock, Health: &failover.ChatHealth{Clock: clock}}, {KV: store, Outbox: store, Audit: store, Clock: clock, Health: &failover.ChatHealth{Clock: clock}}}
 	th := bot.ThreadRef{Platform: bot.PlatformSlack, Channel: "C0INCIDENTS", RootID: "1700000000.000100"}
 
 	for _, f := range replicas {

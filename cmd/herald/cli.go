@@ -118,14 +118,42 @@ func (c *forgetCmd) Run(e *runEnv) error {
 	return app.Forget(e.ctx, app.ForgetOptions{ConfigPath: c.Config, Phone: c.Phone, Logger: e.log, Out: e.stdout})
 }
 
+// auditCmd is `herald audit [INC-n]` (show, the default), `herald audit
+// export` and `herald audit verify`.
 type auditCmd struct {
+	Show   auditShowCmd   `cmd:"" default:"withargs" hidden:"" help:"Print the audit trail (the default)."`
+	Export auditExportCmd `cmd:"" help:"Write the audit trail to stdout for an auditor: JSON lines or CSV, every field."`
+	Verify auditVerifyCmd `cmd:"" help:"Check the audit chain; exit 0 if whole, 1 naming the first broken entry."`
+}
+
+type auditShowCmd struct {
 	configFlag
 	Incident string `arg:"" optional:"" help:"Only this incident, e.g. INC-42; without it the latest entries of the install." placeholder:"ID"`
 	Last     int64  `default:"100" help:"How many of the latest entries, without an incident."`
 }
 
-func (c *auditCmd) Run(e *runEnv) error {
+func (c *auditShowCmd) Run(e *runEnv) error {
 	return app.Audit(e.ctx, app.AuditOptions{ConfigPath: c.Config, IncidentID: c.Incident, Last: c.Last, Logger: e.log, Out: e.stdout})
+}
+
+type auditExportCmd struct {
+	configFlag
+	Since    string `help:"From this time: RFC 3339, a date (2026-03-01) or a duration before now (720h)." placeholder:"T"`
+	Until    string `help:"Up to this time, in the same forms." placeholder:"T"`
+	Incident string `help:"Only this incident, e.g. INC-42." placeholder:"ID"`
+	Format   string `default:"jsonl" enum:"jsonl,csv" help:"jsonl (one JSON object per line) or csv (with a header)."`
+}
+
+func (c *auditExportCmd) Run(e *runEnv) error {
+	return app.AuditExport(e.ctx, app.ExportOptions{ConfigPath: c.Config, Since: c.Since, Until: c.Until,
+		IncidentID: c.Incident, Format: c.Format, Logger: e.log, Out: e.stdout})
+}
+
+type auditVerifyCmd struct{ configFlag }
+
+func (c *auditVerifyCmd) Run(e *runEnv) error {
+	e.code = app.AuditVerify(e.ctx, app.VerifyOptions{ConfigPath: c.Config, Logger: e.log, Out: e.stdout})
+	return nil
 }
 
 type versionCmd struct{}

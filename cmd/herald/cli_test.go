@@ -35,6 +35,8 @@ func TestCommands(t *testing.T) {
 		{"failover needs a known mode", []string{"failover", "maybe"}, nil, 2, "", `must be one of "on","off","status"`},
 		{"send needs audience and template", []string{"send", "--template", "investigating"}, nil, 2, "", "--audience"},
 		{"forget needs a phone", []string{"recipients", "forget"}, nil, 2, "", "<phone>"},
+		{"audit export knows its formats", []string{"audit", "export", "--format", "xml"}, nil, 2, "", `must be one of "jsonl","csv"`},
+		{"audit export refuses a time it cannot read", []string{"audit", "export", "--since", "yesterday", "-c", "testdata/herald.yaml"}, nil, 1, "", `"yesterday" is not a time`},
 		{"bad LOG_LEVEL", []string{"version"}, map[string]string{"LOG_LEVEL": "loud"}, 2, "", `unknown log level "loud"`},
 		{"bad --log-format", []string{"--log-format", "xml", "version"}, nil, 2, "", `unknown log format "xml"`},
 		{"serve fails without its config", []string{"serve", "--config", "testdata/absent.yaml"}, nil, 1, "", ""},

@@ -1,11 +1,11 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os/user"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,16 +47,7 @@ func openStore(ctx context.Context, configPath string, getenv func(string) strin
 	if err != nil {
 		return nil, nil, fmt.Errorf("Redis unreachable: %w", err)
 	}
-	return cfg, redisadapter.New(rdb, "", sealer, bot.SystemClock{}, redisadapter.WithRetention(cfg.Retention)), nil
-}
-
-// terminalActor is the person at the terminal, for the audit trail.
-func terminalActor() bot.Actor {
-	name := "terminal"
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	return bot.Actor{ID: "cli:" + name, Name: name + " (herald CLI)"}
+	return cfg, redisadapter.New(rdb, "", sealer, bot.SystemClock{}, redisadapter.WithRetention(cfg.Retention), redisadapter.WithAuditRetention(cfg.Audit.Retention)), nil
 }
 
 // Send relays one update and reports on Out. It returns the process exit
@@ -92,6 +83,16 @@ func Send(ctx context.Context, o SendOptions) int {
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		return fail("missing environment: %s", strings.Join(missing, ", "))
+	}
+	// Refused before anything is built: a refused send starts nothing.
+	if len(cfg.RoleConfig.Operators) > 0 {
+		_, store, err := openStore(ctx, o.ConfigPath, o.Getenv)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if err := allowOperator(ctx, cfg, store, "herald send"); err != nil {
+			return fail("%v", err)
+		}
 	}
 	h, err := build(ctx, cfg, env, o.Logger)
 	if err != nil {
@@ -236,9 +237,14 @@ type FailoverOptions struct {
 // Failover forces SMS-only mode on for every replica, hands the decision
 // back to the chat health check (off), or prints the override (status).
 func Failover(ctx context.Context, o FailoverOptions) error {
-	_, store, err := openStore(ctx, o.ConfigPath, o.Getenv)
+	cfg, store, err := openStore(ctx, o.ConfigPath, o.Getenv)
 	if err != nil {
 		return err
+	}
+	if o.Mode != FailoverStatus {
+		if err := allowOperator(ctx, cfg, store, "herald failover "+o.Mode); err != nil {
+			return err
+		}
 	}
 	clock := bot.SystemClock{}
 	f := &failover.Failover{Health: &failover.ChatHealth{Clock: clock}, KV: store, Audit: store, Clock: clock}
@@ -267,6 +273,7 @@ func Failover(ctx context.Context, o FailoverOptions) error {
 		} else {
 			fmt.Fprintf(out, "forced: %s (set with `herald failover on`)\n", mode)
 		}
+		return auditCLI(ctx, store, bot.AuditFailoverStatus, "mode="+cmp.Or(string(mode), "automatic"))
 	default:
 		return fmt.Errorf("unknown failover mode %q (on, off or status)", o.Mode)
 	}
@@ -293,6 +300,9 @@ func Forget(ctx context.Context, o ForgetOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := allowOperator(ctx, cfg, store, "herald recipients forget"); err != nil {
+		return err
+	}
 	if err := store.Forget(ctx, phone); err != nil {
 		return fmt.Errorf("erasing %s: %w", bot.MaskPhone(phone), err)
 	}
@@ -304,59 +314,6 @@ func Forget(ctx context.Context, o ForgetOptions) error {
 				fmt.Fprintf(o.Out, "%s (%s) is still in the config: remove them there too, or they will be messaged again.\n", r.Name, r.ID)
 			}
 		}
-	}
-	return nil
-}
-
-// AuditOptions are `herald audit [INC-n]`'s inputs.
-type AuditOptions struct {
-	ConfigPath string
-	IncidentID string // empty: the install's latest entries
-	Last       int64
-	Logger     zerolog.Logger
-	Out        io.Writer
-	Getenv     func(string) string // nil: os.Getenv
-}
-
-// Audit prints the audit trail, one entry per line, oldest first. Entries
-// never hold a raw phone number (callers store them masked).
-func Audit(ctx context.Context, o AuditOptions) error {
-	_, store, err := openStore(ctx, o.ConfigPath, o.Getenv)
-	if err != nil {
-		return err
-	}
-	var entries []bot.AuditEntry
-	if o.IncidentID != "" {
-		id, err := bot.ParseIncidentID(o.IncidentID)
-		if err != nil {
-			return err
-		}
-		if entries, err = store.AuditTrail(ctx, id); err != nil {
-			return fmt.Errorf("reading the audit trail of %s: %w", id, err)
-		}
-	} else {
-		if o.Last <= 0 {
-			o.Last = 100
-		}
-		if entries, err = store.RecentAudit(ctx, o.Last); err != nil {
-			return fmt.Errorf("reading the audit trail: %w", err)
-		}
-	}
-	out := o.Out
-	if out == nil {
-		out = io.Discard
-	}
-	for _, e := range entries {
-		who := e.Actor.ID
-		if e.Actor.Name != "" && e.Actor.Name != e.Actor.ID {
-			who += " (" + e.Actor.Name + ")"
-		}
-		line := strings.Join(slices.DeleteFunc([]string{e.At.UTC().Format(time.RFC3339), e.IncidentID, string(e.Action), who, e.Detail},
-			func(s string) bool { return s == "" }), "  ")
-		fmt.Fprintln(out, line)
-	}
-	if len(entries) == 0 {
-		fmt.Fprintln(out, "no audit entries")
 	}
 	return nil
 }

@@ -97,7 +97,7 @@ func build(ctx context.Context, cfg *config.Config, env config.Env, log zerolog.
 	if err != nil {
 		return nil, fmt.Errorf("Redis unreachable: %w", err)
 	}
-	h.store = redisadapter.New(rdb, "", h.sealer, h.clock, redisadapter.WithRetention(cfg.Retention))
+	h.store = redisadapter.New(rdb, "", h.sealer, h.clock, redisadapter.WithRetention(cfg.Retention), redisadapter.WithAuditRetention(cfg.Audit.Retention))
 	h.messenger, err = twilioadapter.NewMessenger(twilioadapter.MessengerConfig{
 		AccountSID: env.TwilioAccountSID, AuthToken: env.TwilioAuthToken, APIURL: env.TwilioAPIURL,
 		MessagingServiceSID: env.TwilioMessagingServiceSID, SMSFrom: env.TwilioSMSFrom,

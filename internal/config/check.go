@@ -238,6 +238,7 @@ func (l *loader) checkRoles() {
 	}
 	ids("responders", r.Responders)
 	ids("approvers", r.Approvers)
+	ids("operators", r.Operators)
 	l.phones("roles.responder_phones", r.ResponderPhones)
 	l.phones("roles.approver_phones", r.ApproverPhones)
 }
@@ -289,6 +290,7 @@ func (l *loader) checkTuning() {
 		{"twilio.give_up_after", c.Twilio.GiveUpAfter},
 		{"replies.window", c.Replies.Window},
 		{"retention", c.Retention},
+		{"audit.retention", c.Audit.Retention},
 		{"failover.down_after", c.Failover.DownAfter},
 		{"failover.watcher_digest_interval", c.Failover.WatcherDigestInterval},
 	} {

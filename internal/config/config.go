@@ -42,6 +42,7 @@ type Config struct {
 	Retention      time.Duration  `yaml:"retention"`
 	Failover       FailoverConfig `yaml:"failover"`
 	Guard          GuardConfig    `yaml:"guard"`
+	Audit          AuditConfig    `yaml:"audit"`
 
 	// Warnings are things worth saying that do not stop herald, such as a
 	// recipients_file that does not exist (yet).
@@ -65,6 +66,15 @@ type RolesConfig struct {
 	Approvers       []string `yaml:"approvers"`        // chat user ids
 	ResponderPhones []string `yaml:"responder_phones"` // may drive incidents over SMS during failover
 	ApproverPhones  []string `yaml:"approver_phones"`  // may approve over SMS during failover
+	// Operators are the OS users the CLI accepts for send, failover on/off,
+	// recipients forget and audit export; empty: anyone who can reach Redis
+	// with the data key.
+	Operators []string `yaml:"operators"`
+}
+
+// AuditConfig is how long the audit trail is kept.
+type AuditConfig struct {
+	Retention time.Duration `yaml:"retention"` // entries older than this are dropped from the chain's head
 }
 
 // Watcher gets incident thread activity by SMS while chat is down.
@@ -157,6 +167,7 @@ const (
 	DefaultMaxSegments           = 10
 	DefaultRepliesWindow         = 72 * time.Hour
 	DefaultRetention             = 720 * time.Hour
+	DefaultAuditRetention        = 9600 * time.Hour // 400 days: a year of evidence plus the time an audit takes
 	DefaultDownAfter             = 30 * time.Second
 	DefaultUpAfterSuccesses      = 3
 	DefaultWatcherDigestInterval = 2 * time.Minute
@@ -335,6 +346,9 @@ func (l *loader) defaults() {
 	}
 	if !l.set["retention"] {
 		c.Retention = DefaultRetention
+	}
+	if !l.set["audit.retention"] {
+		c.Audit.Retention = DefaultAuditRetention
 	}
 	if !l.set["failover.down_after"] {
 		c.Failover.DownAfter = DefaultDownAfter

@@ -324,7 +324,7 @@ secret_in_file.yaml:8: teams.client_secret: looks like a secret: secrets are nev
 	"unknown_key": `
 unknown_key.yaml:2: slack.incident_chanel: unknown key (did you mean "incident_channel"?)
 unknown_key.yaml:4: recipients[0].language: unknown key (known here: channel, id, locale, name, phone)
-unknown_key.yaml:7: notifications: unknown key (known here: approval, audiences, failover, guard, recipients, recipients_file, replies, retention, roles, slack, sms, teams, templates, twilio, watchers)`,
+unknown_key.yaml:7: notifications: unknown key (known here: approval, audiences, audit, failover, guard, recipients, recipients_file, replies, retention, roles, slack, sms, teams, templates, twilio, watchers)`,
 	"unknown_member": `
 unknown_member.yaml:7: audiences[1].members[0]: unknown recipient "bob"
 unknown_member.yaml:9: audiences[1].members[2]: "dana" is listed twice`,

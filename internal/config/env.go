@@ -23,6 +23,7 @@ type Env struct {
 	RedisURL        string `env:"REDIS_URL"`
 	DataKey         []byte `env:"HERALD_DATA_KEY"` // decoded: 32 bytes
 	IncidentChannel string `env:"HERALD_INCIDENT_CHANNEL"`
+	Operator        string `env:"HERALD_OPERATOR"` // who runs the CLI, in the audit beside the OS user
 
 	SlackBotToken      string `env:"SLACK_BOT_TOKEN"`
 	SlackSigningSecret string `env:"SLACK_SIGNING_SECRET"`
@@ -138,6 +139,7 @@ func EnvFrom(getenv func(string) string) (Env, error) {
 		}
 	}
 	e.IncidentChannel = get("HERALD_INCIDENT_CHANNEL")
+	e.Operator = strings.TrimSpace(get("HERALD_OPERATOR"))
 
 	e.SlackBotToken = get("SLACK_BOT_TOKEN")
 	e.SlackSigningSecret = get("SLACK_SIGNING_SECRET")
