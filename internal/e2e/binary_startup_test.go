@@ -48,12 +48,7 @@ func TestBinaryWaitsForRedisAndServesMetricsApart(t *testing.T) {
 	if err != nil {
 		t.Skip("needs redis-server")
 	}
-	bin := filepath.Join(t.TempDir(), "herald")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/herald")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := heraldBinary(t)
 	example, err := os.ReadFile(filepath.Join("..", "config", "testdata", "example.yaml"))
 	if err != nil {
 		t.Fatal(err)

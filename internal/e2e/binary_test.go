@@ -3,11 +3,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,12 +29,7 @@ func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "herald")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/herald")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := heraldBinary(t)
 	example, err := os.ReadFile(filepath.Join("..", "config", "testdata", "example.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -107,5 +104,41 @@ func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "+4930123456789") || strings.Contains(logs.String(), "4930123456789") {
 		t.Errorf("a full phone number reached the log:\n%s", logs.String())
+	}
+}
+
+// heraldBinary builds bin/herald once for the package's tests that run it
+// as a process (the acceptance suite's way), instead of once per test.
+func heraldBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "herald-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "herald")
+		build := exec.Command("go", "build", "-o", builtBin, "../../cmd/herald")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// removeHeraldBinary deletes what heraldBinary built; TestMain calls it.
+func removeHeraldBinary() {
+	if builtBin != "" {
+		_ = os.RemoveAll(filepath.Dir(builtBin))
 	}
 }

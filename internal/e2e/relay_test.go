@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +40,9 @@ func TestMain(m *testing.M) {
 	if !set {
 		_ = flag.Set("test.parallel", strconv.Itoa(e2eParallel))
 	}
-	redistest.Main(m)
+	code := redistest.Run(m)
+	removeHeraldBinary()
+	os.Exit(code)
 }
 
 // e2eParallel is how many tests run at once by default.

@@ -263,8 +263,12 @@ var (
 //
 // and get the server with Shared in each test.
 func Main(m *testing.M) {
-	os.Exit(runMain(m))
+	os.Exit(Run(m))
 }
+
+// Run is Main without the exit, for a TestMain with its own clean-up to do
+// after the tests: it returns the exit code.
+func Run(m *testing.M) int { return runMain(m) }
 
 func runMain(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "redistest-")
